@@ -1,0 +1,116 @@
+"""Known dataset releases: file names, md5 checksums, class names and download mirrors.
+
+A release is identified by the md5s of its four files, so `fashionlab data info` can tell
+which one a folder holds, and every result can name the release it was measured on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..errors import UserError
+
+SPLIT_FILES = {
+    "train_images": "train-images-idx3-ubyte.gz",
+    "train_labels": "train-labels-idx1-ubyte.gz",
+    "test_images": "t10k-images-idx3-ubyte.gz",
+    "test_labels": "t10k-labels-idx1-ubyte.gz",
+}
+
+FASHION_CLASSES = (
+    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+)
+DIGIT_CLASSES = tuple(str(d) for d in range(10))
+
+
+@dataclass(frozen=True)
+class Release:
+    name: str
+    description: str
+    classes: tuple[str, ...]
+    md5: dict[str, str]  # file name -> md5 of the (gzipped) file
+    mirrors: tuple[str, ...]  # base URLs; a file's URL is mirror + file name
+    cache_dir_aliases: tuple[str, ...] = ()  # folder names other tools use for it
+
+    @property
+    def files(self) -> tuple[str, ...]:
+        return tuple(SPLIT_FILES.values())
+
+    def urls(self, filename: str) -> list[str]:
+        return [mirror + filename for mirror in self.mirrors]
+
+
+RELEASES: dict[str, Release] = {
+    r.name: r
+    for r in (
+        Release(
+            name="fashion-mnist",
+            description="Fashion-MNIST, current official release (2017-08-31, duplicates removed)",
+            classes=FASHION_CLASSES,
+            md5={
+                "train-images-idx3-ubyte.gz": "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
+                "train-labels-idx1-ubyte.gz": "25c81989df183df01b3e8a0aad5dffbe",
+                "t10k-images-idx3-ubyte.gz": "bef4ecab320f06d8554ea6380940ec79",
+                "t10k-labels-idx1-ubyte.gz": "bb300cfdad3c16e7a12a480ee83cd310",
+            },
+            mirrors=(
+                "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
+                "https://github.com/zalandoresearch/fashion-mnist/raw/master/data/fashion/",
+            ),
+        ),
+        Release(
+            name="fashion-mnist-2017-08-26",
+            description="Fashion-MNIST as first published on 2017-08-26 (commit 9490065; 53 duplicate pairs)",
+            classes=FASHION_CLASSES,
+            md5={
+                "train-images-idx3-ubyte.gz": "fd71388aa7f94e2917e7651c60050558",
+                "train-labels-idx1-ubyte.gz": "c25fcebcfee76fc70679a885c08e7783",
+                "t10k-images-idx3-ubyte.gz": "ae512e5a4d99649a9c255d99120a3bdd",
+                "t10k-labels-idx1-ubyte.gz": "db06173b3df7891d78edf9cae5fe8f8a",
+            },
+            mirrors=(
+                "https://github.com/zalandoresearch/fashion-mnist/raw/"
+                "949006594cc2f804a93b9155849734564c3545ec/data/fashion/",
+            ),
+        ),
+        Release(
+            name="mnist",
+            description="MNIST handwritten digits (LeCun, Cortes and Burges)",
+            classes=DIGIT_CLASSES,
+            md5={
+                "train-images-idx3-ubyte.gz": "f68b3c2dcbeaaa9fbdd348bbdeb94873",
+                "train-labels-idx1-ubyte.gz": "d53e105ee54ea40749a09fcbcd1e9432",
+                "t10k-images-idx3-ubyte.gz": "9fb629c4189551a2d022fa330f9573f3",
+                "t10k-labels-idx1-ubyte.gz": "ec29112dd5afa0611ce80d1b7f02629c",
+            },
+            mirrors=(
+                "https://ossci-datasets.s3.amazonaws.com/mnist/",
+                "http://yann.lecun.com/exdb/mnist/",
+            ),
+        ),
+    )
+}
+
+
+def get_release(name: str) -> Release:
+    try:
+        return RELEASES[name]
+    except KeyError:
+        known = ", ".join(RELEASES)
+        raise UserError(f"unknown release {name!r}; known releases: {known}.") from None
+
+
+def identify(md5s: dict[str, str]) -> Release | None:
+    """The release whose four checksums all match `md5s` (file name -> md5), if any."""
+    for release in RELEASES.values():
+        if all(md5s.get(f) == m for f, m in release.md5.items()):
+            return release
+    return None
+
+
+def closest(md5s: dict[str, str]) -> tuple[Release, int]:
+    """The release sharing the most files with `md5s`, and how many it shares."""
+    scored = [(sum(md5s.get(f) == m for f, m in r.md5.items()), r) for r in RELEASES.values()]
+    count, release = max(scored, key=lambda item: item[0])
+    return release, count

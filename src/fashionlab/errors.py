@@ -1,0 +1,13 @@
+"""Errors a user can fix. The CLI prints them as one paragraph and exits with code 2."""
+
+
+class UserError(Exception):
+    """Bad input from the user: a flag, a config file, a data folder. Exit code 2, no traceback."""
+
+
+class DatasetError(UserError):
+    """A dataset file is missing, corrupt or not what it claims to be."""
+
+
+class ConfigError(UserError):
+    """An experiment config is invalid."""

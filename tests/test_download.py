@@ -1,0 +1,130 @@
+"""Downloads against a real HTTP server on 127.0.0.1, started by the test."""
+
+import hashlib
+import http.server
+import threading
+
+import pytest
+
+from fashionlab.data.download import download
+from fashionlab.data.releases import SPLIT_FILES, Release
+from fashionlab.data.store import fetch
+from fashionlab.errors import DatasetError
+
+PAYLOAD = bytes(range(256)) * 400  # 100 KiB
+MD5 = hashlib.md5(PAYLOAD).hexdigest()
+
+
+class Server:
+    """Serves `routes`: path -> bytes, 404 when absent. `drop_once` paths cut the first response short."""
+
+    def __init__(self):
+        self.routes: dict[str, bytes] = {}
+        self.drop_once: set[str] = set()
+        self.requests: list[tuple[str, str | None]] = []
+        owner = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                owner.requests.append((self.path, self.headers.get("Range")))
+                body = owner.routes.get(self.path)
+                if body is None:
+                    self.send_error(404, "Not Found")
+                    return
+                start = 0
+                rng = self.headers.get("Range")
+                if rng:
+                    start = int(rng.split("=")[1].split("-")[0])
+                    self.send_response(206)
+                    self.send_header("Content-Range", f"bytes {start}-{len(body) - 1}/{len(body)}")
+                else:
+                    self.send_response(200)
+                self.send_header("Content-Length", str(len(body) - start))
+                self.end_headers()
+                if self.path in owner.drop_once:
+                    owner.drop_once.discard(self.path)
+                    self.wfile.write(body[start : start + len(body) // 3])
+                    self.wfile.flush()
+                    self.close_connection = True
+                    return
+                self.wfile.write(body[start:])
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_port}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def server():
+    s = Server()
+    yield s
+    s.close()
+
+
+FAST = dict(retries=3, backoff=0.01, timeout=5, progress=False)
+
+
+def test_success(server, tmp_path):
+    server.routes["/a/f.gz"] = PAYLOAD
+    out = download([server.url + "/a/f.gz"], tmp_path / "f.gz", MD5, **FAST)
+    assert out.read_bytes() == PAYLOAD
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["f.gz"]
+
+
+def test_md5_mismatch_leaves_no_file_and_names_the_url(server, tmp_path):
+    server.routes["/a/f.gz"] = PAYLOAD[:-1] + b"X"
+    with pytest.raises(DatasetError) as info:
+        download([server.url + "/a/f.gz"], tmp_path / "f.gz", MD5, **FAST)
+    assert "md5 mismatch" in str(info.value) and server.url + "/a/f.gz" in str(info.value)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_404_falls_back_to_next_mirror(server, tmp_path):
+    server.routes["/b/f.gz"] = PAYLOAD
+    out = download([server.url + "/a/f.gz", server.url + "/b/f.gz"], tmp_path / "f.gz", MD5, **FAST)
+    assert out.read_bytes() == PAYLOAD
+    assert [p for p, _ in server.requests] == ["/a/f.gz", "/b/f.gz"]  # no retry of a 404
+
+
+def test_dropped_connection_resumes_with_range(server, tmp_path):
+    server.routes["/a/f.gz"] = PAYLOAD
+    server.drop_once.add("/a/f.gz")
+    out = download([server.url + "/a/f.gz"], tmp_path / "f.gz", MD5, **FAST)
+    assert out.read_bytes() == PAYLOAD
+    assert len(server.requests) == 2
+    assert server.requests[1][1] == f"bytes={len(PAYLOAD) // 3}-"
+
+
+def test_all_mirrors_fail(server, tmp_path):
+    with pytest.raises(DatasetError, match="HTTP 404") as info:
+        download([server.url + "/a/f.gz", server.url + "/b/f.gz"], tmp_path / "f.gz", MD5, **FAST)
+    assert "/a/f.gz" in str(info.value) and "/b/f.gz" in str(info.value)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_unreachable_server_is_retried_then_reported(tmp_path):
+    with pytest.raises(DatasetError, match="URLError") as info:
+        download(["http://127.0.0.1:9/f.gz"], tmp_path / "f.gz", MD5, **FAST)
+    assert str(info.value).count("127.0.0.1:9") == 3  # three attempts
+
+
+def test_fetch_a_release_into_a_folder(server, tmp_path):
+    from conftest import write_dataset
+
+    src = write_dataset(tmp_path / "src")
+    md5 = {}
+    for name in SPLIT_FILES.values():
+        server.routes["/m/" + name] = (src / name).read_bytes()
+        md5[name] = hashlib.md5(server.routes["/m/" + name]).hexdigest()
+    release = Release("test-release", "served locally", tuple("0123456789"), md5, (server.url + "/dead/", server.url + "/m/"))
+    status = fetch(release, tmp_path / "dest", **FAST)
+    assert status.release is None  # not a registered release, but complete
+    assert status.missing == []
+    assert status.md5 == md5
