@@ -96,6 +96,88 @@ def cmd_data_show(args) -> int:
     return 0
 
 
+# ---------------------------------------------------------------- models, train, evaluate, predict
+
+
+def cmd_models_list(args) -> int:
+    from .models import build_model, model_entry, model_names
+    from .models.summary import summarize
+
+    print(f"{'model':<10}{'parameters':>12}{'hidden':>8}  description")
+    for name in model_names():
+        summary = summarize(build_model(name))
+        print(f"{name:<10}{summary.trainable:>12,}{summary.hidden_layers:>8}  {model_entry(name).description}")
+    return 0
+
+
+def cmd_models_show(args) -> int:
+    from .models import build_model, model_entry
+    from .models.summary import summarize
+
+    entry = model_entry(args.name)
+    print(summarize(build_model(args.name)).format(f'Model: "{entry.name}" ({entry.description})'))
+    return 0
+
+
+def _default_out(config) -> str:
+    from datetime import datetime
+
+    return f"runs/{config.name}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
+
+
+def cmd_train(args) -> int:
+    from .experiment import load_config
+    from .training import Interrupted, train
+
+    overrides = {
+        "epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr, "optimizer": args.optimizer,
+        "seed": args.seed, "train_limit": args.train_limit, "device": args.device, "release": args.release,
+    }
+    config = load_config(args.experiment, overrides)
+    out = args.out or _default_out(config)
+    print(f"{config.name}: {config.description}", flush=True)
+    try:
+        result = train(config, out, data_dir=args.data_dir, resume=args.resume, progress=not args.quiet)
+    except Interrupted as stop:
+        print(f"fashionlab: {stop}. Continue with: fashionlab train {args.experiment} --out {stop.run_dir} --resume",
+              file=sys.stderr)
+        return 130
+    m = result.metrics
+    print(f"test accuracy {m['test_accuracy']:.4f}, test loss {m['test_loss']:.4f} "
+          f"({m['test_count']:,} test images, release {m['release']})")
+    print(f"run directory: {result.run_dir}")
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    from .evaluation import evaluate_run
+
+    metrics, disagreements = evaluate_run(args.run_dir, args.data_dir, args.device)
+    if args.json:
+        print(json.dumps(metrics, indent=2))
+    else:
+        print(f"test accuracy {metrics['test_accuracy']:.4f}, test loss {metrics['test_loss']:.4f}, "
+              f"macro F1 {metrics['macro_f1']:.4f} ({metrics['test_count']:,} images)")
+        print(f"{'class':<14}{'precision':>10}{'recall':>10}{'f1':>10}{'accuracy':>10}")
+        for name, row in metrics["per_class"].items():
+            print(f"{name:<14}{row['precision']:>10.4f}{row['recall']:>10.4f}{row['f1']:>10.4f}{row['accuracy']:>10.4f}")
+    if disagreements:
+        print("DISAGREES with metrics.json: " + "; ".join(disagreements), file=sys.stderr)
+        return 1
+    print("agrees with the run's metrics.json", file=sys.stderr)
+    return 0
+
+
+def cmd_predict(args) -> int:
+    from .predict import predict_images
+
+    for p in predict_images(args.run_dir, args.images, top_k=args.top, device=args.device):
+        ranked = ", ".join(f"{name} {prob:.3f}" for name, prob in p.top)
+        note = "  (dark-on-light: inverted)" if p.inverted else ""
+        print(f"{p.path}: {ranked}{note}")
+    return 0
+
+
 # ---------------------------------------------------------------- parser
 
 
@@ -133,6 +215,42 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_data_show)
 
+    models = commands.add_parser("models", help="list the registered models or show one")
+    model_cmds = models.add_subparsers(dest="models_command", metavar="ACTION", required=True)
+    model_cmds.add_parser("list", help="every model with its parameter count").set_defaults(func=cmd_models_list)
+    p = model_cmds.add_parser("show", help="a Keras-like summary: layer, output shape, parameters")
+    p.add_argument("name")
+    p.set_defaults(func=cmd_models_show)
+
+    p = commands.add_parser("train", help="train an experiment (a preset such as cnn-2, or a TOML file)")
+    p.add_argument("experiment", help="preset name (ann-1 ... cnn-3) or a TOML config file")
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--lr", type=float, help="learning rate (default: the preset's)")
+    p.add_argument("--optimizer", help="adam, rmsprop or sgd")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--train-limit", type=int, help="train on the first N training images")
+    p.add_argument("--device", help="auto, cpu or cuda")
+    p.add_argument("--release", help="dataset release (default: the preset's)")
+    _add_data_dir(p)
+    p.add_argument("--out", help="run directory (default: runs/NAME-TIMESTAMP)")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
+    p.add_argument("--quiet", action="store_true", help="no progress bar, one line per epoch")
+    p.set_defaults(func=cmd_train)
+
+    p = commands.add_parser("evaluate", help="recompute a run's test metrics from its saved weights")
+    p.add_argument("run_dir")
+    _add_data_dir(p)
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = commands.add_parser("predict", help="classify PNG or JPEG images with a trained run")
+    p.add_argument("run_dir")
+    p.add_argument("images", nargs="+", metavar="IMAGE")
+    p.add_argument("--top", type=int, default=3, help="how many classes to show (default 3)")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.set_defaults(func=cmd_predict)
     return parser
 
 

@@ -1,0 +1,147 @@
+"""Test-set evaluation: loss, accuracy, per-class report, confusion matrix, predictions.
+
+Per-class "accuracy" is the share of that class's test images classified correctly (what the
+paper means by "the accuracy of shirts"); it equals the class's recall.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
+
+from .fileio import atomic_write_text
+
+
+def to_input(images: np.ndarray, device: torch.device) -> torch.Tensor:
+    """uint8 (N, 28, 28) -> float (N, 1, 28, 28) in [0, 1] on `device`, as the paper scaled them."""
+    x = torch.from_numpy(np.array(images, dtype=np.uint8, copy=True)).to(device)  # a private, writable copy
+    return x.unsqueeze(1).float().div_(255)
+
+
+@torch.inference_mode()
+def predict_logits(model: torch.nn.Module, x: torch.Tensor, batch_size: int = 1000, channels_last: bool = False) -> torch.Tensor:
+    model.eval()
+    outputs = []
+    for start in range(0, x.shape[0], batch_size):
+        batch = x[start : start + batch_size]
+        if channels_last:
+            batch = batch.contiguous(memory_format=torch.channels_last)
+        outputs.append(model(batch).float())
+    return torch.cat(outputs)
+
+
+def loss_and_accuracy(logits: torch.Tensor, labels: torch.Tensor) -> tuple[float, float]:
+    loss = F.cross_entropy(logits, labels).item()
+    accuracy = (logits.argmax(1) == labels).float().mean().item()
+    return loss, accuracy
+
+
+def classification_metrics(probabilities: np.ndarray, labels: np.ndarray, classes, loss: float) -> dict:
+    predicted = probabilities.argmax(1)
+    k = len(classes)
+    precision, recall, f1, support = precision_recall_fscore_support(
+        labels, predicted, labels=list(range(k)), zero_division=0
+    )
+    cm = confusion_matrix(labels, predicted, labels=list(range(k)))
+    per_class = {
+        name: {
+            "precision": float(precision[i]),
+            "recall": float(recall[i]),
+            "f1": float(f1[i]),
+            "accuracy": float(cm[i, i] / cm[i].sum()) if cm[i].sum() else 0.0,
+            "support": int(support[i]),
+        }
+        for i, name in enumerate(classes)
+    }
+    return {
+        "test_accuracy": float((predicted == labels).mean()),
+        "test_loss": float(loss),
+        "test_count": int(labels.shape[0]),
+        "macro_f1": float(f1.mean()),
+        "per_class": per_class,
+        "confusion_matrix": cm.tolist(),
+    }
+
+
+def evaluate(model, images: np.ndarray, labels: np.ndarray, classes, device, batch_size=1000, channels_last=False):
+    """Metrics dict and class probabilities (N, K) for a uint8 image array."""
+    logits = predict_logits(model, to_input(images, device), batch_size, channels_last)
+    y = torch.from_numpy(np.asarray(labels).astype(np.int64)).to(logits.device)
+    loss = F.cross_entropy(logits, y).item()
+    probabilities = torch.softmax(logits, 1).cpu().numpy()
+    return classification_metrics(probabilities, np.asarray(labels), classes, loss), probabilities
+
+
+def predictions_csv(probabilities: np.ndarray, labels: np.ndarray, classes) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["index", "label", "predicted", *classes])
+    predicted = probabilities.argmax(1)
+    for i, (label, pred, row) in enumerate(zip(labels, predicted, probabilities)):
+        writer.writerow([i, int(label), int(pred), *(f"{p:.6g}" for p in row)])
+    return buffer.getvalue()
+
+
+def write_predictions(path, probabilities, labels, classes) -> None:
+    atomic_write_text(path, predictions_csv(probabilities, labels, classes))
+
+
+def load_run_model(run_dir, device="auto"):
+    """The config, model (with the run's test-set weights) and device of a finished run."""
+    from .experiment import load_config
+    from .models import build_model
+    from .runs import RunDir
+    from .training import resolve_device
+
+    run = RunDir(run_dir)
+    run.require("config.toml", "weights.pt")
+    config = load_config(str(run.config))
+    device = resolve_device(device)
+    model = build_model(config.model)
+    try:
+        model.load_state_dict(run.load_state(run.weights))
+    except RuntimeError as exc:
+        from .errors import UserError
+
+        raise UserError(f"{run.weights}: the weights do not fit model {config.model} ({exc}).") from None
+    model = model.to(device)
+    channels_last = device.type == "cpu" and any(isinstance(m, torch.nn.Conv2d) for m in model.modules())
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    return config, model.eval(), device, channels_last
+
+
+def evaluate_run(run_dir, data_dir=None, device="auto") -> tuple[dict, list[str]]:
+    """Recompute a run's test metrics from its saved weights; also list disagreements with metrics.json."""
+    from .data import load_dataset
+    from .errors import UserError
+    from .runs import RunDir
+
+    run = RunDir(run_dir)
+    run.require("config.toml", "weights.pt", "environment.json")
+    config, model, device, channels_last = load_run_model(run_dir, device)
+    dataset = load_dataset(config.release, data_dir)
+    recorded = run.read_json(run.environment)["dataset"]
+    for name in ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"):
+        if recorded["checksums"].get(name) != dataset.checksums.get(name):
+            raise UserError(
+                f"{dataset.data_dir}: {name} differs from the one this run was tested on "
+                f"(release {recorded['release']}). Pass --data-dir pointing at that release."
+            )
+    metrics, probabilities = evaluate(
+        model, dataset.test_images, dataset.test_labels, dataset.classes, device, config.eval_batch_size, channels_last
+    )
+    disagreements = []
+    if run.metrics.is_file():
+        saved = run.read_json(run.metrics)
+        if saved["confusion_matrix"] != metrics["confusion_matrix"]:
+            disagreements.append("confusion_matrix")
+        for key in ("test_accuracy", "test_loss"):
+            if abs(saved[key] - metrics[key]) > 1e-6:
+                disagreements.append(f"{key}: saved {saved[key]:.6f}, recomputed {metrics[key]:.6f}")
+    return metrics, disagreements

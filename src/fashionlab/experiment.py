@@ -1,0 +1,147 @@
+"""Experiment configs: a typed schema, TOML presets shipped with the package, CLI overrides.
+
+A config is flat TOML, one key per field of `ExperimentConfig`. Validation happens at the edge
+and says exactly what is wrong: an unknown key (with "did you mean"), a wrong type, a value out
+of range. The resolved config is written into every run directory as config.toml.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from dataclasses import dataclass, field
+from difflib import get_close_matches
+from importlib import resources
+from pathlib import Path
+
+import tomli_w
+
+from .errors import ConfigError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+OPTIMIZERS = ("adam", "rmsprop", "sgd")
+# Keras's default learning rates: the paper's "default learning rate" means these.
+KERAS_DEFAULT_LR = {"adam": 1e-3, "rmsprop": 1e-3, "sgd": 0.01}
+
+
+def _check(kind, *, choices=None, low=None, high=None, low_open=False, high_open=False, doc=""):
+    return {"kind": kind, "choices": choices, "low": low, "high": high,
+            "low_open": low_open, "high_open": high_open, "doc": doc}
+
+
+@dataclass
+class ExperimentConfig:
+    name: str = field(default="custom", metadata=_check(str, doc="experiment name"))
+    description: str = field(default="", metadata=_check(str, doc="one line on what this is"))
+    model: str = field(default="cnn-2", metadata=_check(str, doc="registered model (`fashionlab models list`)"))
+    release: str = field(default="fashion-mnist", metadata=_check(str, doc="dataset release"))
+    optimizer: str = field(default="adam", metadata=_check(str, choices=OPTIMIZERS))
+    lr: float = field(default=0.0, metadata=_check(float, low=0, doc="learning rate; 0 means Keras's default for the optimizer"))
+    epochs: int = field(default=10, metadata=_check(int, low=1))
+    batch_size: int = field(default=32, metadata=_check(int, low=1))
+    validation_split: float = field(default=0.2, metadata=_check(float, low=0, high=1, low_open=True, high_open=True,
+                                                                 doc="last fraction of the training arrays held out, as Keras"))
+    augment: bool = field(default=False, metadata=_check(bool, doc="random flip and zoom on training batches"))
+    flip: bool = field(default=True, metadata=_check(bool, doc="random horizontal flip (when augment)"))
+    zoom: float = field(default=0.1, metadata=_check(float, low=0, high=0.5, doc="zoom range +-, as Keras's zoom_range"))
+    seed: int = field(default=0, metadata=_check(int, low=0))
+    train_limit: int = field(default=0, metadata=_check(int, low=0, doc="train on the first N images; 0 means all"))
+    early_stopping_patience: int = field(default=0, metadata=_check(int, low=0, doc="epochs without val_loss improvement; 0 is off"))
+    evaluate_weights: str = field(default="final", metadata=_check(str, choices=("final", "best"),
+                                                                   doc="weights scored on the test set"))
+    device: str = field(default="auto", metadata=_check(str, choices=("auto", "cpu", "cuda")))
+    eval_batch_size: int = field(default=1000, metadata=_check(int, low=1))
+
+    @property
+    def learning_rate(self) -> float:
+        return self.lr or KERAS_DEFAULT_LR[self.optimizer]
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def to_toml(self) -> str:
+        return tomli_w.dumps(self.to_dict())
+
+
+FIELDS = {f.name: f for f in dataclasses.fields(ExperimentConfig)}
+
+
+def _validate_value(key: str, value, source: str):
+    spec = FIELDS[key].metadata
+    kind = spec["kind"]
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise ConfigError(f"{source}: {key} must be {kind.__name__}, got {type(value).__name__} {value!r}.")
+    if spec["choices"] and value not in spec["choices"]:
+        raise ConfigError(f"{source}: {key} must be one of {', '.join(spec['choices'])}; got {value!r}.")
+    low, high = spec["low"], spec["high"]
+    too_low = low is not None and (value < low or (spec["low_open"] and value == low))
+    too_high = high is not None and (value > high or (spec["high_open"] and value == high))
+    if too_low or too_high:
+        if high is None:
+            bound = f"> {low}" if spec["low_open"] else f">= {low}"
+        else:
+            bound = f"in {'(' if spec['low_open'] else '['}{low}, {high}{')' if spec['high_open'] else ']'}"
+        raise ConfigError(f"{source}: {key} must be {bound}; got {value!r}.")
+    return value
+
+
+def config_from_dict(values: dict, source: str = "config") -> ExperimentConfig:
+    cleaned = {}
+    for key, value in values.items():
+        if key not in FIELDS:
+            hint = get_close_matches(key, FIELDS, n=1)
+            did_you_mean = f" Did you mean {hint[0]!r}?" if hint else ""
+            raise ConfigError(f"{source}: unknown key {key!r}.{did_you_mean} Known keys: {', '.join(FIELDS)}.")
+        cleaned[key] = _validate_value(key, value, source)
+    config = ExperimentConfig(**cleaned)
+    from .data.releases import RELEASES
+    from .models import model_names
+
+    if config.model not in model_names():
+        hint = get_close_matches(config.model, model_names(), n=1)
+        did_you_mean = f" Did you mean {hint[0]!r}?" if hint else ""
+        raise ConfigError(f"{source}: unknown model {config.model!r}.{did_you_mean} `fashionlab models list` shows them.")
+    if config.release not in RELEASES:
+        raise ConfigError(f"{source}: unknown release {config.release!r}; known: {', '.join(RELEASES)}.")
+    return config
+
+
+def preset_names() -> list[str]:
+    return sorted(p.name[: -len(".toml")] for p in resources.files("fashionlab.presets").iterdir() if p.name.endswith(".toml"))
+
+
+def _parse_toml(text: str, source: str) -> dict:
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{source}: not valid TOML ({exc}).") from None
+
+
+def load_config(name_or_path: str, overrides: dict | None = None) -> ExperimentConfig:
+    """A preset name (`cnn-2`) or a TOML file, with `overrides` (None values ignored) applied."""
+    path = Path(name_or_path)
+    if name_or_path in preset_names():
+        source = f"preset {name_or_path}"
+        values = _parse_toml(resources.files("fashionlab.presets").joinpath(f"{name_or_path}.toml").read_text(), source)
+    elif path.suffix == ".toml" or path.exists():
+        if not path.is_file():
+            raise ConfigError(f"{path}: no such config file.")
+        source = str(path)
+        values = _parse_toml(path.read_text(encoding="utf-8"), source)
+    else:
+        hint = get_close_matches(name_or_path, preset_names(), n=1)
+        did_you_mean = f" Did you mean {hint[0]!r}?" if hint else ""
+        raise ConfigError(
+            f"{name_or_path!r} is neither a preset nor a TOML file.{did_you_mean} Presets: {', '.join(preset_names())}."
+        )
+    config = config_from_dict(values, source)
+    if overrides:
+        changes = {k: v for k, v in overrides.items() if v is not None}
+        config = config_from_dict({**config.to_dict(), **changes}, f"{source} with command-line overrides")
+    return config

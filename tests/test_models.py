@@ -1,0 +1,63 @@
+import pytest
+import torch
+
+from fashionlab.cli import main
+from fashionlab.models import build_model, model_names
+from fashionlab.models.layers import UnitNormConv2d, apply_constraints
+from fashionlab.models.summary import summarize
+
+# From docs/paper-experiments.md: (trainable, total as Keras counts it, hidden layers as the paper counts them).
+EXPECTED = {
+    "ann-1": (567_434, 567_434, 3),
+    "ann-2": (567_434, 567_434, 3),
+    "ann-3": (576_810, 576_810, 5),
+    "cnn-1": (871_338, 872_042, 14),
+    "cnn-2": (871_402, 872_170, 15),
+    "cnn-3": (585_130, 586_090, 19),
+}
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_parameter_and_layer_counts_match_the_paper_reconstruction(name):
+    model = build_model(name)
+    summary = summarize(model)
+    assert (summary.trainable, summary.total, summary.hidden_layers) == EXPECTED[name]
+    assert summary.trainable == sum(p.numel() for p in model.parameters())
+    assert summary.rows[-1].output_shape == (None, 10)
+
+
+def test_registry_lists_the_paper_models():
+    assert set(EXPECTED) <= set(model_names())
+
+
+def test_models_show_prints_keras_like_summary(capsys):
+    assert main(["models", "show", "cnn-2"]) == 0
+    out = capsys.readouterr().out
+    assert "Total params: 872,170" in out and "Trainable params: 871,402" in out
+    assert "(None, 7, 7, 64)" in out and "Conv2D (unit_norm)" in out
+
+
+def test_unknown_model_exit_2(capsys):
+    assert main(["models", "show", "cnn-4"]) == 2
+    assert "unknown model 'cnn-4'" in capsys.readouterr().err
+
+
+def _filter_norms(model):
+    return torch.cat([m.weight.detach().flatten(1).norm(dim=1) for m in model.modules() if isinstance(m, torch.nn.Conv2d)])
+
+
+def test_unit_norm_holds_after_optimizer_steps():
+    torch.manual_seed(0)
+    constrained, free = build_model("cnn-2"), build_model("cnn-1")
+    for model in (constrained, free):
+        opt = torch.optim.SGD(model.parameters(), lr=0.5)
+        for _ in range(3):
+            x, y = torch.rand(16, 1, 28, 28), torch.randint(0, 10, (16,))
+            loss = torch.nn.functional.cross_entropy(model(x), y)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            apply_constraints(model)
+    assert sum(isinstance(m, UnitNormConv2d) for m in constrained.modules()) == 4
+    torch.testing.assert_close(_filter_norms(constrained), torch.ones(32 + 32 + 64 + 64), atol=1e-5, rtol=0)
+    assert (_filter_norms(free) - 1).abs().max() > 0.05  # the check can fail: unconstrained kernels drift

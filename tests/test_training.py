@@ -1,0 +1,168 @@
+import csv
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from fashionlab.cli import main
+from fashionlab.data.augment import augment_batch
+from fashionlab.evaluation import evaluate_run
+from fashionlab.experiment import load_config
+from fashionlab.training import Interrupted, prepare_split, train
+
+pytestmark = pytest.mark.filterwarnings("ignore:.*unknown.*:UserWarning")  # synthetic data is an unknown release
+
+RUN_FILES = [
+    "config.toml", "environment.json", "history.csv", "metrics.json", "predictions.csv",
+    "weights.pt", "best.pt", "checkpoint.pt", "summary.txt", "learning_curves.png", "confusion_matrix.png",
+]
+
+
+def quick(name, **overrides):
+    return load_config(name, {"epochs": 1, "train_limit": 200, "device": "cpu", **overrides})
+
+
+def test_validation_split_is_the_last_fraction():
+    images = np.arange(10, dtype=np.uint8)[:, None, None].repeat(28, 1).repeat(28, 2)
+    labels = np.arange(10, dtype=np.uint8)
+    split = prepare_split(images, labels, load_config("cnn-2", {"validation_split": 0.2}), torch.device("cpu"))
+    assert split.train_y.tolist() == list(range(8))
+    assert split.val_y.tolist() == [8, 9]
+    assert split.val_x[:, 0, 0, 0].mul(255).round().tolist() == [8, 9]
+    # Keras: split_at = int(n * (1 - v)); with train_limit the split is taken from the first N images.
+    split = prepare_split(images, labels, load_config("ann-1", {"train_limit": 6}), torch.device("cpu"))
+    assert split.train_y.tolist() == [0, 1, 2, 3] and split.val_y.tolist() == [4, 5]
+
+
+def test_augmentation_is_batched_seeded_and_keeps_shape():
+    x = torch.rand(64, 1, 28, 28)
+    a = augment_batch(x, torch.Generator().manual_seed(1), flip=True, zoom=0.1)
+    b = augment_batch(x, torch.Generator().manual_seed(1), flip=True, zoom=0.1)
+    assert a.shape == x.shape and torch.equal(a, b)
+    assert not torch.equal(a, x)
+    flipped = augment_batch(x, torch.Generator().manual_seed(1), flip=True, zoom=0.0)
+    same = (flipped == x).flatten(1).all(1)
+    mirrored = (flipped == x.flip(-1)).flatten(1).all(1)
+    assert (same | mirrored).all() and 10 < mirrored.sum() < 54  # about half flipped, nothing else changed
+    assert torch.equal(augment_batch(x, torch.Generator(), flip=False, zoom=0.0), x)
+
+
+@pytest.mark.parametrize("preset", ["ann-1", "ann-2", "ann-3", "cnn-1", "cnn-2", "cnn-3"])
+def test_every_preset_trains_one_epoch_and_writes_a_complete_run(preset, synthetic_dir, tmp_path):
+    result = train(quick(preset), tmp_path / preset, data_dir=synthetic_dir, progress=False, log=lambda s: None)
+    for name in RUN_FILES:
+        assert (result.run_dir / name).is_file(), name
+    metrics = json.loads((result.run_dir / "metrics.json").read_text())
+    assert metrics["test_count"] == 100 and 0 <= metrics["test_accuracy"] <= 1
+    assert set(metrics["per_class"]["Trouser"]) == {"precision", "recall", "f1", "accuracy", "support"}
+    assert np.asarray(metrics["confusion_matrix"]).sum() == 100
+    with open(result.run_dir / "history.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    assert list(rows[0]) == ["epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "lr", "seconds"]
+    assert len(rows) == 1
+    env = json.loads((result.run_dir / "environment.json").read_text())
+    assert env["seed"] == 0 and env["threads"] >= 1 and env["device"] == "cpu"
+    assert env["dataset"]["release"] == "unknown" and len(env["dataset"]["checksums"]) == 4
+    with open(result.run_dir / "predictions.csv") as fh:
+        header = next(csv.reader(fh))
+    assert header[:3] == ["index", "label", "predicted"] and header[3:] == metrics["classes"]
+    state = torch.load(result.run_dir / "weights.pt", weights_only=True)
+    assert all(isinstance(v, torch.Tensor) for v in state.values())
+
+
+def test_training_learns_the_synthetic_task(synthetic_dir, tmp_path):
+    config = load_config("cnn-1", {"epochs": 3, "device": "cpu"})
+    result = train(config, tmp_path / "run", data_dir=synthetic_dir, progress=False, log=lambda s: None)
+    assert result.metrics["test_accuracy"] > 0.5  # chance is 0.1
+
+
+def _history_without_time(history):
+    return [{k: v for k, v in row.items() if k != "seconds"} for row in history]
+
+
+@pytest.mark.parametrize("stop_at", [(1, 3), (2, 7), (2, 8)])  # mid-epoch, and at the last batch of an epoch
+def test_resume_reproduces_the_uninterrupted_run(synthetic_dir, tmp_path, stop_at):
+    config = load_config("cnn-1", {"epochs": 3, "batch_size": 32, "device": "cpu"})  # 240 train images: 8 batches
+    kwargs = dict(data_dir=synthetic_dir, progress=False, log=lambda s: None)
+    straight = train(config, tmp_path / "straight", **kwargs)
+
+    with pytest.raises(Interrupted) as stopped:
+        train(config, tmp_path / "resumed", should_stop=lambda e, s: (e, s) == stop_at, **kwargs)
+    assert (stopped.value.epoch, stopped.value.step) == stop_at
+    assert not (tmp_path / "resumed" / "metrics.json").exists()
+    with pytest.raises(Exception, match="--resume"):
+        train(config, tmp_path / "resumed", **kwargs)
+    resumed = train(config, tmp_path / "resumed", resume=True, **kwargs)
+
+    assert _history_without_time(resumed.history) == _history_without_time(straight.history)
+    assert resumed.metrics["test_loss"] == straight.metrics["test_loss"]
+    a = torch.load(tmp_path / "straight" / "weights.pt", weights_only=True)
+    b = torch.load(tmp_path / "resumed" / "weights.pt", weights_only=True)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_same_seed_same_numbers_other_seed_other_numbers(synthetic_dir, tmp_path):
+    kwargs = dict(data_dir=synthetic_dir, progress=False, log=lambda s: None)
+    one = train(quick("cnn-2"), tmp_path / "a", **kwargs).history
+    two = train(quick("cnn-2"), tmp_path / "b", **kwargs).history
+    three = train(quick("cnn-2", seed=1), tmp_path / "c", **kwargs).history
+    assert _history_without_time(one) == _history_without_time(two)
+    assert _history_without_time(one) != _history_without_time(three)
+
+
+def test_evaluate_agrees_with_training(synthetic_dir, tmp_path, capsys):
+    result = train(quick("cnn-3", epochs=2), tmp_path / "run", data_dir=synthetic_dir, progress=False, log=lambda s: None)
+    metrics, disagreements = evaluate_run(result.run_dir, data_dir=synthetic_dir)
+    assert disagreements == []
+    assert metrics["confusion_matrix"] == result.metrics["confusion_matrix"]
+    assert abs(metrics["test_loss"] - result.metrics["test_loss"]) < 1e-6
+    assert main(["evaluate", str(result.run_dir), "--data-dir", str(synthetic_dir)]) == 0
+    captured = capsys.readouterr()
+    assert "agrees" in captured.err and "Trouser" in captured.out
+
+    # Tampered metrics are caught: the comparison can fail.
+    saved = json.loads((result.run_dir / "metrics.json").read_text())
+    saved["test_accuracy"] += 0.01
+    (result.run_dir / "metrics.json").write_text(json.dumps(saved))
+    assert main(["evaluate", str(result.run_dir), "--data-dir", str(synthetic_dir)]) == 1
+
+
+def test_evaluate_refuses_another_test_set(synthetic_dir, tmp_path, capsys):
+    from conftest import write_dataset
+
+    result = train(quick("ann-3"), tmp_path / "run", data_dir=synthetic_dir, progress=False, log=lambda s: None)
+    other = write_dataset(tmp_path / "other", seed=3)
+    assert main(["evaluate", str(result.run_dir), "--data-dir", str(other)]) == 2
+    assert "differs from the one this run was tested on" in capsys.readouterr().err
+
+
+def test_train_cli_end_to_end(synthetic_dir, tmp_path, capsys):
+    out = tmp_path / "cli-run"
+    code = main(["train", "ann-2", "--epochs", "2", "--train-limit", "200", "--device", "cpu",
+                 "--data-dir", str(synthetic_dir), "--out", str(out), "--quiet"])
+    assert code == 0
+    assert "test accuracy" in capsys.readouterr().out
+    assert len((out / "history.csv").read_text().splitlines()) == 3
+    # Finished run: asking again without --resume is a clear error; --resume with other settings too.
+    assert main(["train", "ann-2", "--data-dir", str(synthetic_dir), "--out", str(out)]) == 2
+    assert "--resume" in capsys.readouterr().err
+    assert main(["train", "ann-2", "--train-limit", "200", "--seed", "3", "--data-dir", str(synthetic_dir),
+                 "--out", str(out), "--resume"]) == 2
+    assert "seed: 0 -> 3" in capsys.readouterr().err
+
+
+def test_cuda_flag_without_cuda_is_a_clear_error(synthetic_dir, tmp_path, capsys):
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    assert main(["train", "ann-1", "--device", "cuda", "--data-dir", str(synthetic_dir), "--out", str(tmp_path / "r")]) == 2
+    assert "no CUDA device" in capsys.readouterr().err
+
+
+def test_real_data_smoke(real_data, tmp_path):
+    """The real copy trains through the same path; evaluation covers the full 10,000-image test set."""
+    result = train(load_config("ann-3", {"epochs": 1, "train_limit": 1000, "device": "cpu"}), tmp_path / "real",
+                   data_dir=real_data, progress=False, log=lambda s: None)
+    assert result.metrics["test_count"] == 10_000
+    assert result.metrics["release"] == "fashion-mnist-2017-08-26"
+    assert result.metrics["test_accuracy"] > 0.5  # 670 training images, one epoch: far above chance (0.1)
