@@ -178,6 +178,29 @@ def cmd_predict(args) -> int:
     return 0
 
 
+def cmd_report(args) -> int:
+    from .report.html import render_report
+
+    out = render_report(args.run_dirs, args.out, title=args.title)
+    print(f"wrote {out} ({len(args.run_dirs)} run(s))")
+    return 0
+
+
+def cmd_reproduce(args) -> int:
+    from .reproduce import reproduce
+    from .training import Interrupted
+
+    try:
+        result = reproduce(args.out, scale=args.scale, data_dir=args.data_dir, device=args.device,
+                           train_limit=args.train_limit, progress=not args.quiet)
+    except Interrupted as stop:
+        print(f"fashionlab: {stop}. Run the same command again to continue.", file=sys.stderr)
+        return 130
+    print(result.table)
+    print(f"report: {result.report}\nsummary: {result.summary}")
+    return 0
+
+
 # ---------------------------------------------------------------- parser
 
 
@@ -251,6 +274,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--top", type=int, default=3, help="how many classes to show (default 3)")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.set_defaults(func=cmd_predict)
+
+    p = commands.add_parser("report", help="one self-contained HTML report of one run, or a comparison of several")
+    p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR")
+    p.add_argument("--out", required=True, help="HTML file to write")
+    p.add_argument("--title")
+    p.set_defaults(func=cmd_report)
+
+    p = commands.add_parser("reproduce", help="run the paper's six experiments and write the comparison report")
+    p.add_argument("--scale", type=float, default=1.0, help="multiply every epoch count (e.g. 0.02 for a quick look)")
+    p.add_argument("--out", default="runs/reproduce", help="folder for the six runs and the report (default: %(default)s)")
+    _add_data_dir(p)
+    p.add_argument("--device", help="auto, cpu or cuda")
+    p.add_argument("--train-limit", type=int, help="train on the first N training images")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=cmd_reproduce)
     return parser
 
 

@@ -309,6 +309,7 @@ def _evaluate_and_write(run, model, dataset, config, device, channels_last, hist
         model, dataset.test_images, dataset.test_labels, dataset.classes, device, config.eval_batch_size, channels_last
     )
     final = history[-1] if history else {}
+    summary = summarize(model)
     metrics.update({
         "experiment": config.name,
         "model": config.model,
@@ -323,15 +324,13 @@ def _evaluate_and_write(run, model, dataset, config, device, channels_last, hist
         "final_val_accuracy": final.get("val_accuracy"),
         "final_val_loss": final.get("val_loss"),
         "train_seconds": round(sum(r["seconds"] for r in history), 3),
-        "parameters": summarize(model).trainable,
+        "parameters": summary.trainable,
         "classes": list(dataset.classes),
     })
     run.write_json(run.metrics, metrics)
     write_predictions(run.predictions, probabilities, dataset.test_labels, dataset.classes)
-    from .report.figures import confusion_matrix_figure, learning_curves
+    from .report.figures import write_run_figures
 
-    if history:
-        learning_curves(history, run / "learning_curves.png", title=f"{config.name} ({dataset.release})")
-    confusion_matrix_figure(metrics["confusion_matrix"], dataset.classes, run / "confusion_matrix.png",
-                            title=f"{config.name}: test accuracy {metrics['test_accuracy']:.4f}")
+    write_run_figures(run.path, history, metrics, summary.rows, dataset.test_images, dataset.test_labels,
+                      probabilities, title=f"{config.name} ({dataset.release})")
     return metrics

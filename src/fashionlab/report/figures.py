@@ -92,3 +92,119 @@ def confusion_matrix_figure(matrix, classes, path, title: str = "", normalize: b
         ax.set_title(title)
     fig.tight_layout()
     save_figure(fig, path)
+
+
+def per_class_accuracy_bars(series: dict[str, list[float]], classes, path, title: str = "") -> None:
+    """Grouped bars: per-class test accuracy of one or more runs (`series`: run name -> values)."""
+    plt = _pyplot()
+    k, n = len(classes), max(len(series), 1)
+    width = 0.8 / n
+    fig, ax = plt.subplots(figsize=(max(7, k * 0.45 * n + 2), 4))
+    for i, (name, values) in enumerate(series.items()):
+        ax.bar(np.arange(k) + (i - (n - 1) / 2) * width, values, width, label=name)
+    ax.set_xticks(range(k), classes, rotation=30, ha="right")
+    ax.set_ylabel("test accuracy")
+    low = min((min(v) for v in series.values()), default=0)
+    ax.set_ylim(max(0.0, low - 0.05), 1.0)
+    ax.grid(axis="y", alpha=0.3)
+    if n > 1:
+        ax.legend(fontsize=8, ncol=min(n, 3))
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    save_figure(fig, path)
+
+
+def misclassified_grid(images, labels, probabilities, classes, path, count: int = 24, columns: int = 8) -> None:
+    """The test images the model got wrong with the highest confidence, with true and predicted labels."""
+    plt = _pyplot()
+    predicted = probabilities.argmax(1)
+    wrong = np.flatnonzero(predicted != labels)
+    order = wrong[np.argsort(-probabilities[wrong, predicted[wrong]])][:count]
+    rows = max(1, -(-len(order) // columns))
+    fig, axes = plt.subplots(rows, columns, figsize=(columns * 1.35, rows * 2.0))
+    for ax in np.atleast_1d(axes).ravel():
+        ax.axis("off")
+    for ax, i in zip(np.atleast_1d(axes).ravel(), order):
+        ax.imshow(images[i], cmap="gray", vmin=0, vmax=255)
+        ax.set_title(f"true: {classes[labels[i]]}\npred: {classes[predicted[i]]}\n{probabilities[i, predicted[i]]:.2f}",
+                     fontsize=7)
+    if not len(order):
+        fig.text(0.5, 0.5, "no misclassified test images", ha="center")
+    fig.suptitle("Most confidently misclassified test images", fontsize=10)
+    fig.tight_layout()
+    save_figure(fig, path)
+
+
+def model_diagram(rows, path, title: str = "") -> None:
+    """The layer stack with output shapes, like Keras's plot_model(show_shapes=True)."""
+    plt = _pyplot()
+    boxes = [("InputLayer", "(None, 28, 28, 1)")] + [
+        (r.name, "(" + ", ".join("None" if d is None else str(d) for d in r.output_shape) + ")") for r in rows
+    ]
+    height = len(boxes) * 0.55 + 0.6
+    fig, ax = plt.subplots(figsize=(4.6, height))
+    ax.set_xlim(0, 1)
+    ax.set_ylim(-len(boxes) + 0.3, 1)
+    ax.axis("off")
+    for i, (name, shape) in enumerate(boxes):
+        y = -i
+        ax.text(0.5, y, f"{name}\n{shape}", ha="center", va="center", fontsize=8, family="monospace",
+                bbox=dict(boxstyle="round,pad=0.35", facecolor="#eef3fb", edgecolor="#4a6fa5"))
+        if i:
+            ax.annotate("", xy=(0.5, y + 0.28), xytext=(0.5, y + 0.72), arrowprops=dict(arrowstyle="->", color="#4a6fa5"))
+    if title:
+        ax.set_title(title, fontsize=10)
+    save_figure(fig, path)
+
+
+def overlaid_curves(histories: dict[str, list[dict]], path, title: str = "") -> None:
+    """Validation (solid) and training (dashed) accuracy and loss of several runs on shared axes."""
+    plt = _pyplot()
+    fig, (ax_acc, ax_loss) = plt.subplots(1, 2, figsize=(11, 4))
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    longest = max((len(h) for h in histories.values()), default=1)
+    for i, (name, history) in enumerate(histories.items()):
+        color = colors[i % len(colors)]
+        epochs = [r["epoch"] for r in history]
+        marker = "o" if len(history) <= 30 else None  # a 1-epoch run is a point, not an invisible line
+        for ax, metric in ((ax_acc, "accuracy"), (ax_loss, "loss")):
+            ax.plot(epochs, [r[f"val_{metric}"] for r in history], color=color, marker=marker, label=f"{name} val")
+            ax.plot(epochs, [r[f"train_{metric}"] for r in history], color=color, marker=marker, markersize=3,
+                    linestyle="--", alpha=0.6)
+    for ax, metric in ((ax_acc, "accuracy"), (ax_loss, "loss")):
+        ax.set_xlabel("epoch" + (" (log scale)" if longest > 60 else ""))
+        ax.set_ylabel(metric)
+        if longest > 60:  # 1000-epoch ANNs beside 50-epoch CNNs
+            from matplotlib.ticker import ScalarFormatter
+
+            ax.set_xscale("log")
+            ax.xaxis.set_major_formatter(ScalarFormatter())
+        ax.grid(alpha=0.3)
+    ax_acc.legend(fontsize=7)
+    fig.suptitle(title or "learning curves: validation solid, training dashed")
+    fig.tight_layout()
+    save_figure(fig, path)
+
+
+def write_run_figures(run_path, history, metrics, summary_rows, images, labels, probabilities, title) -> list[str]:
+    """Every per-run figure into the run directory; returns the file names written."""
+    from pathlib import Path
+
+    run_path = Path(run_path)
+    classes = metrics["classes"]
+    written = []
+    if history:
+        learning_curves(history, run_path / "learning_curves.png", title=title)
+        written.append("learning_curves.png")
+    confusion_matrix_figure(metrics["confusion_matrix"], classes, run_path / "confusion_matrix.png",
+                            title=f"{title}: test accuracy {metrics['test_accuracy']:.4f}")
+    confusion_matrix_figure(metrics["confusion_matrix"], classes, run_path / "confusion_matrix_normalized.png",
+                            title=f"{title}: share of each true class", normalize=True)
+    per_class_accuracy_bars({title: [metrics["per_class"][c]["accuracy"] for c in classes]}, classes,
+                            run_path / "per_class_accuracy.png", title="per-class test accuracy")
+    misclassified_grid(images, labels, probabilities, classes, run_path / "misclassified.png")
+    model_diagram(summary_rows, run_path / "model.png", title=title.split(" (")[0])
+    written += ["confusion_matrix.png", "confusion_matrix_normalized.png", "per_class_accuracy.png",
+                "misclassified.png", "model.png"]
+    return written

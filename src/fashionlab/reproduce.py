@@ -1,0 +1,96 @@
+"""`fashionlab reproduce`: the paper's six experiments one after another, then one comparison report.
+
+Restartable at any point: finished runs are skipped, an interrupted one resumes from its
+checkpoint. `scale` multiplies every epoch count (at least 1 epoch each) for a quick look; the
+report says so.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from .errors import UserError
+from .experiment import load_config
+from .fileio import atomic_write_text
+from .paper_results import PAPER_SOURCE
+from .report.html import render_report
+from .report.runs_table import comparison_rows, load_run, markdown_table, terminal_table
+from .runs import RunDir
+from .training import train
+
+PAPER_EXPERIMENTS = ("ann-1", "ann-2", "ann-3", "cnn-1", "cnn-2", "cnn-3")
+
+
+@dataclass
+class ReproduceResult:
+    out: Path
+    report: Path
+    summary: Path
+    table: str
+    trained: list[str]
+    skipped: list[str]
+
+
+def scaled_epochs(epochs: int, scale: float) -> int:
+    return max(1, round(epochs * scale))
+
+
+def reproduce(
+    out: str | Path = "runs/reproduce",
+    scale: float = 1.0,
+    data_dir=None,
+    device: str | None = None,
+    train_limit: int | None = None,
+    experiments=PAPER_EXPERIMENTS,
+    progress: bool = True,
+    log: Callable[[str], None] = print,
+) -> ReproduceResult:
+    if not scale > 0:
+        raise UserError(f"--scale must be > 0, got {scale}.")
+    out = Path(out)
+    trained, skipped, notes = [], [], []
+    for name in experiments:
+        preset = load_config(name)
+        config = load_config(name, {"epochs": scaled_epochs(preset.epochs, scale), "device": device,
+                                    "train_limit": train_limit})
+        run = RunDir(out / name)
+        if run.is_complete and not run.checkpoint.is_file():
+            raise UserError(f"{run.path}: a finished run without its checkpoint; remove it or use another --out.")
+        if run.is_complete:
+            saved = load_config(str(run.config))
+            if saved != config:
+                raise UserError(
+                    f"{run.path} holds {name} with other settings ({saved.epochs} epochs, train_limit "
+                    f"{saved.train_limit}); this call asks for {config.epochs} epochs, train_limit {config.train_limit}. "
+                    "Use another --out for a different scale."
+                )
+            log(f"{name}: finished earlier, skipped ({run.path})")
+            skipped.append(name)
+            continue
+        log(f"{name}: {config.epochs} epochs" + (f" (paper: {preset.epochs})" if config.epochs != preset.epochs else ""))
+        train(config, run.path, data_dir=data_dir, resume=run.checkpoint.is_file(), progress=progress, log=log)
+        trained.append(name)
+
+    if scale != 1:
+        notes.append(f"Scaled run: every epoch count was multiplied by {scale:g} (at least 1 epoch each): "
+                     + ", ".join(f"{n} {scaled_epochs(load_config(n).epochs, scale)} of {load_config(n).epochs}"
+                                 for n in experiments)
+                     + ". Numbers are not comparable with the paper's full-length runs.")
+    if train_limit:
+        notes.append(f"Trained on the first {train_limit:,} training images only (--train-limit); "
+                     "tested on the full test set.")
+    records = [load_run(out / name) for name in experiments]
+    report = render_report([r.path for r in records], out / "report.html",
+                           title="fashionlab: the paper's six experiments, reproduced", notes=notes)
+    rows = comparison_rows(records)
+    release = ", ".join(sorted({r.release for r in records}))
+    summary_md = (
+        f"# The paper's six experiments, reproduced\n\nDataset release: {release}. "
+        f"Paper columns: {PAPER_SOURCE}, its reported values.\n\n"
+        + "".join(f"> {n}\n\n" for n in notes) + markdown_table(rows) + "\n"
+    )
+    summary = out / "summary.md"
+    atomic_write_text(summary, summary_md)
+    return ReproduceResult(out, report, summary, terminal_table(rows), trained, skipped)

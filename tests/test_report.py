@@ -1,0 +1,128 @@
+import os
+import re
+import shutil
+import struct
+import subprocess
+
+import pytest
+
+from fashionlab.cli import main
+from fashionlab.experiment import load_config
+from fashionlab.reproduce import PAPER_EXPERIMENTS, reproduce
+from fashionlab.training import train
+
+pytestmark = pytest.mark.filterwarnings("ignore:.*unknown.*:UserWarning")
+
+FIGURES = ["learning_curves.png", "confusion_matrix.png", "confusion_matrix_normalized.png",
+           "per_class_accuracy.png", "misclassified.png", "model.png"]
+
+
+def png_size(path):
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", f"{path} is not a PNG"
+    assert data[12:16] == b"IHDR"
+    return struct.unpack(">II", data[16:24])
+
+
+@pytest.fixture(scope="module")
+def two_runs(tmp_path_factory):
+    from conftest import write_dataset
+
+    base = tmp_path_factory.mktemp("report")
+    data = write_dataset(base / "data")
+    runs = []
+    for name in ("ann-3", "cnn-1"):
+        config = load_config(name, {"epochs": 2, "device": "cpu"})
+        runs.append(train(config, base / name, data_dir=data, progress=False, log=lambda s: None).run_dir)
+    return runs
+
+
+def test_run_figures_are_valid_pngs_of_sane_size(two_runs):
+    for run in two_runs:
+        for name in FIGURES:
+            width, height = png_size(run / name)
+            assert 200 <= width <= 4000 and 150 <= height <= 4000, (name, width, height)
+            assert (run / name).stat().st_size > 5_000
+
+
+def _self_contained(html: str):
+    assert not re.search(r"https?://", html), "external URL in the report"
+    assert "<script" not in html and "<link" not in html
+    sources = re.findall(r'src="([^"]*)"', html)
+    assert sources and all(s.startswith("data:image/png;base64,") for s in sources)
+
+
+def test_single_run_report(two_runs, tmp_path):
+    out = tmp_path / "one.html"
+    assert main(["report", str(two_runs[1]), "--out", str(out)]) == 0
+    html = out.read_text()
+    _self_contained(html)
+    assert html.count("data:image/png") == len(FIGURES)
+    for text in ("test accuracy", "Per-class report", "Config", "Environment", "optimizer", "adam", "Trouser"):
+        assert text in html
+
+
+def test_comparison_report(two_runs, tmp_path):
+    out = tmp_path / "two.html"
+    assert main(["report", *map(str, two_runs), "--out", str(out)]) == 0
+    html = out.read_text()
+    _self_contained(html)
+    assert "Comparison" in html and "ANN against CNN" in html and "Confusion matrices side by side" in html
+    assert "paper val acc" in html and "0.89" in html and "0.92" in html  # the paper's ann-3 and cnn-1 values
+    # 2 x 6 run figures + overlaid curves + per-class of all + ANN/CNN + 2 confusion matrices side by side
+    assert html.count("data:image/png") == 2 * len(FIGURES) + 3 + 2
+
+
+def test_report_of_a_non_run_is_exit_2(tmp_path, capsys):
+    assert main(["report", str(tmp_path), "--out", str(tmp_path / "x.html")]) == 2
+    assert "not a complete run directory" in capsys.readouterr().err
+    assert not (tmp_path / "x.html").exists()
+
+
+def _chromium():
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        if shutil.which(name):
+            return shutil.which(name)
+    if os.environ.get("CI"):
+        pytest.fail("chromium is not installed; .ci/run installs Debian's chromium package")
+    pytest.skip("chromium is not installed (apt-get install chromium)")
+
+
+def test_report_opens_in_headless_chromium_without_console_errors(two_runs, tmp_path):
+    browser = _chromium()
+    out = tmp_path / "two.html"
+    main(["report", *map(str, two_runs), "--out", str(out)])
+    proc = subprocess.run(
+        [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         f"--user-data-dir={tmp_path / 'profile'}", "--enable-logging=stderr", "--v=0",
+         "--dump-dom", out.as_uri()],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "fashionlab: 2 runs compared" in proc.stdout  # the page was parsed and rendered
+    console = [line for line in proc.stderr.splitlines() if "CONSOLE" in line]
+    assert console == [], console
+
+
+def test_reproduce_tiny_scale_runs_end_to_end_and_restarts_without_redoing(synthetic_dir, tmp_path, capsys):
+    out = tmp_path / "repro"
+    first = reproduce(out, scale=0.002, data_dir=synthetic_dir, device="cpu", progress=False, log=lambda s: None)
+    assert first.trained == list(PAPER_EXPERIMENTS) and first.skipped == []
+    html = first.report.read_text()
+    _self_contained(html)
+    assert "Scaled run" in html and "ann-1 2 of 1000" in html
+    md = first.summary.read_text()
+    assert md.count("\n| ann-") == 3 and md.count("\n| cnn-") == 3 and "0.93" in md  # the paper's cnn-2 val acc
+    for name in PAPER_EXPERIMENTS:
+        assert len((out / name / "history.csv").read_text().splitlines()) - 1 == max(1, round(load_config(name).epochs * 0.002))
+
+    stamp = (out / "ann-1" / "weights.pt").stat().st_mtime_ns
+    (out / "cnn-1" / "metrics.json").unlink()  # as if stopped after training, before evaluation
+    second = reproduce(out, scale=0.002, data_dir=synthetic_dir, device="cpu", progress=False, log=lambda s: None)
+    assert second.skipped == [n for n in PAPER_EXPERIMENTS if n != "cnn-1"] and second.trained == ["cnn-1"]
+    assert (out / "ann-1" / "weights.pt").stat().st_mtime_ns == stamp
+
+    # Another scale into the same folder is refused rather than mixed.
+    assert main(["reproduce", "--scale", "0.004", "--out", str(out), "--data-dir", str(synthetic_dir), "--quiet"]) == 2
+    assert "another --out" in capsys.readouterr().err
