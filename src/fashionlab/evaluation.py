@@ -24,14 +24,16 @@ def to_input(images: np.ndarray, device: torch.device) -> torch.Tensor:
 
 
 @torch.inference_mode()
-def predict_logits(model: torch.nn.Module, x: torch.Tensor, batch_size: int = 1000, channels_last: bool = False) -> torch.Tensor:
+def predict_logits(model: torch.nn.Module, x: torch.Tensor, batch_size: int = 1000, channels_last: bool = False,
+                   precision: str = "fp32") -> torch.Tensor:
     model.eval()
     outputs = []
     for start in range(0, x.shape[0], batch_size):
         batch = x[start : start + batch_size]
         if channels_last:
             batch = batch.contiguous(memory_format=torch.channels_last)
-        outputs.append(model(batch).float())
+        with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
+            outputs.append(model(batch).float())
     return torch.cat(outputs)
 
 
@@ -68,9 +70,10 @@ def classification_metrics(probabilities: np.ndarray, labels: np.ndarray, classe
     }
 
 
-def evaluate(model, images: np.ndarray, labels: np.ndarray, classes, device, batch_size=1000, channels_last=False):
+def evaluate(model, images: np.ndarray, labels: np.ndarray, classes, device, batch_size=1000, channels_last=False,
+             precision="fp32"):
     """Metrics dict and class probabilities (N, K) for a uint8 image array."""
-    logits = predict_logits(model, to_input(images, device), batch_size, channels_last)
+    logits = predict_logits(model, to_input(images, device), batch_size, channels_last, precision)
     y = torch.from_numpy(np.asarray(labels).astype(np.int64)).to(logits.device)
     loss = F.cross_entropy(logits, y).item()
     probabilities = torch.softmax(logits, 1).cpu().numpy()
@@ -133,9 +136,8 @@ def evaluate_run(run_dir, data_dir=None, device="auto") -> tuple[dict, list[str]
                 f"{dataset.data_dir}: {name} differs from the one this run was tested on "
                 f"(release {recorded['release']}). Pass --data-dir pointing at that release."
             )
-    metrics, probabilities = evaluate(
-        model, dataset.test_images, dataset.test_labels, dataset.classes, device, config.eval_batch_size, channels_last
-    )
+    metrics, probabilities = evaluate(model, dataset.test_images, dataset.test_labels, dataset.classes, device,
+                                      config.eval_batch_size, channels_last, config.precision)
     disagreements = []
     if run.metrics.is_file():
         saved = run.read_json(run.metrics)

@@ -54,6 +54,8 @@ class ExperimentConfig:
     evaluate_weights: str = field(default="final", metadata=_check(str, choices=("final", "best"),
                                                                    doc="weights scored on the test set"))
     device: str = field(default="auto", metadata=_check(str, choices=("auto", "cpu", "cuda")))
+    precision: str = field(default="fp32", metadata=_check(str, choices=("fp32", "bf16"),
+                                                           doc="bf16 autocasts forward passes (CPU with AVX512-BF16/AMX, or CUDA)"))
     eval_batch_size: int = field(default=1000, metadata=_check(int, low=1))
 
     @property

@@ -80,7 +80,7 @@ def predict_images(run_dir, paths, top_k: int = 3, device: str = "auto") -> list
     config, model, device, channels_last = load_run_model(run_dir, device)
     classes = get_release(config.release).classes
     x = to_input(np.stack([p.image for p in prepared]), device)
-    probabilities = torch.softmax(predict_logits(model, x, channels_last=channels_last), 1).cpu().numpy()
+    probabilities = torch.softmax(predict_logits(model, x, channels_last=channels_last, precision=config.precision), 1).cpu().numpy()
     results = []
     for path, prep, probs in zip(paths, prepared, probabilities):
         order = np.argsort(-probs)[:top_k]

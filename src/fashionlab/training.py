@@ -59,6 +59,38 @@ def validation_split(n: int, fraction: float) -> int:
     return int(n * (1.0 - fraction))
 
 
+def autocast(device: torch.device, precision: str):
+    """bf16 autocast for forward passes when asked; weights, optimizer and loss stay fp32."""
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
+
+
+class TrainStep:
+    """One optimizer step on a batch: augment, forward, loss, backward, update, constraints.
+
+    Returns the batch loss and logits, detached and still on the device (no host sync), so the
+    caller can keep running sums without waiting for the step to finish.
+    """
+
+    def __init__(self, model, optimizer, config: ExperimentConfig, aug_gen: torch.Generator, channels_last: bool):
+        self.model, self.optimizer, self.config = model, optimizer, config
+        self.aug_gen, self.channels_last = aug_gen, channels_last
+
+    def __call__(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        config = self.config
+        if config.augment:
+            x = augment_batch(x, self.aug_gen, flip=config.flip, zoom=config.zoom)
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        with autocast(x.device, config.precision):
+            logits = self.model(x)
+            loss = F.cross_entropy(logits.float(), y)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        apply_constraints(self.model)
+        return loss.detach(), logits.detach()
+
+
 @dataclass
 class Split:
     train_x: torch.Tensor
@@ -183,6 +215,7 @@ def train(
     optimizer = make_optimizer(config, model.parameters())
     shuffle_gen = torch.Generator().manual_seed(config.seed)
     aug_gen = torch.Generator(device=device).manual_seed(config.seed + 1)
+    train_step = TrainStep(model, optimizer, config, aug_gen, channels_last)
 
     history: list[dict] = []
     best = {"val_loss": float("inf"), "epoch": 0}
@@ -234,19 +267,10 @@ def train(
             model.train()
             for step in range(step + 1, steps_per_epoch + 1):
                 index = perm[(step - 1) * config.batch_size : step * config.batch_size]
-                x, y = split.train_x[index], split.train_y[index]
-                if config.augment:
-                    x = augment_batch(x, aug_gen, flip=config.flip, zoom=config.zoom)
-                if channels_last:
-                    x = x.contiguous(memory_format=torch.channels_last)
-                logits = model(x)
-                loss = F.cross_entropy(logits, y)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                apply_constraints(model)
-                loss_sum += loss.detach() * y.shape[0]
-                correct += (logits.detach().argmax(1) == y).sum()
+                y = split.train_y[index]
+                loss, logits = train_step(split.train_x[index], y)
+                loss_sum += loss * y.shape[0]
+                correct += (logits.argmax(1) == y).sum()
                 sums["seen"] += y.shape[0]
                 if bar is not None:
                     bar.update(1)
@@ -264,7 +288,7 @@ def train(
                 bar.close()
             train_loss = loss_sum.item() / sums["seen"]
             train_acc = int(correct.item()) / sums["seen"]
-            val_logits = predict_logits(model, split.val_x, config.eval_batch_size, channels_last)
+            val_logits = predict_logits(model, split.val_x, config.eval_batch_size, channels_last, config.precision)
             val_loss = F.cross_entropy(val_logits, split.val_y).item()
             val_acc = (val_logits.argmax(1) == split.val_y).float().mean().item()
             row = {
@@ -305,9 +329,8 @@ def _progress_bar(enabled: bool, total: int, done: int, desc: str):
 
 
 def _evaluate_and_write(run, model, dataset, config, device, channels_last, history, best) -> dict:
-    metrics, probabilities = evaluate(
-        model, dataset.test_images, dataset.test_labels, dataset.classes, device, config.eval_batch_size, channels_last
-    )
+    metrics, probabilities = evaluate(model, dataset.test_images, dataset.test_labels, dataset.classes, device,
+                                      config.eval_batch_size, channels_last, config.precision)
     final = history[-1] if history else {}
     summary = summarize(model)
     metrics.update({
