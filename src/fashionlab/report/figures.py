@@ -99,7 +99,7 @@ def per_class_accuracy_bars(series: dict[str, list[float]], classes, path, title
     plt = _pyplot()
     k, n = len(classes), max(len(series), 1)
     width = 0.8 / n
-    fig, ax = plt.subplots(figsize=(max(7, k * 0.45 * n + 2), 4))
+    fig, ax = plt.subplots(figsize=(min(12, max(7, k * 0.3 * n + 2)), 4))
     for i, (name, values) in enumerate(series.items()):
         ax.bar(np.arange(k) + (i - (n - 1) / 2) * width, values, width, label=name)
     ax.set_xticks(range(k), classes, rotation=30, ha="right")
