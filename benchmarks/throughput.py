@@ -41,7 +41,7 @@ def fashionlab_images_per_second(name: str, device_name: str, steps: int, repeat
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
     step = TrainStep(model, make_optimizer(config, model.parameters()), config,
-                     torch.Generator(device=device).manual_seed(1), channels_last)
+                     torch.Generator(device=device).manual_seed(1), channels_last, precision)
     data = torch.rand(8192, 1, 28, 28, device=device)
     labels = torch.randint(0, 10, (8192,), device=device)
     bs = config.batch_size

@@ -43,7 +43,7 @@ def test_overrides_apply_and_are_validated():
         ({"augment": 1}, "augment must be bool"),
         ({"validation_split": 1.0}, r"validation_split must be in \(0, 1\)"),
         ({"validation_split": 0}, r"validation_split must be in \(0, 1\)"),
-        ({"optimizer": "adamw"}, "optimizer must be one of adam, rmsprop, sgd"),
+        ({"optimizer": "lion"}, "optimizer must be one of adam, rmsprop, sgd, adamw"),
         ({"model": "cnn2"}, "unknown model 'cnn2'. Did you mean 'cnn-2'?"),
     ],
 )

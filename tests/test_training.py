@@ -48,7 +48,7 @@ def test_augmentation_is_batched_seeded_and_keeps_shape():
     assert torch.equal(augment_batch(x, torch.Generator(), flip=False, zoom=0.0), x)
 
 
-@pytest.mark.parametrize("preset", ["ann-1", "ann-2", "ann-3", "cnn-1", "cnn-2", "cnn-3"])
+@pytest.mark.parametrize("preset", ["ann-1", "ann-2", "ann-3", "cnn-1", "cnn-2", "cnn-3", "fast"])
 def test_every_preset_trains_one_epoch_and_writes_a_complete_run(preset, synthetic_dir, tmp_path):
     result = train(quick(preset), tmp_path / preset, data_dir=synthetic_dir, progress=False, log=lambda s: None)
     for name in RUN_FILES:
@@ -63,6 +63,9 @@ def test_every_preset_trains_one_epoch_and_writes_a_complete_run(preset, synthet
     assert len(rows) == 1
     env = json.loads((result.run_dir / "environment.json").read_text())
     assert env["seed"] == 0 and env["threads"] >= 1 and env["device"] == "cpu"
+    from fashionlab.training import cpu_has_native_bf16
+
+    assert env["precision"] == ("bf16" if cpu_has_native_bf16() else "fp32")  # precision "auto"
     assert env["dataset"]["release"] == "unknown" and len(env["dataset"]["checksums"]) == 4
     with open(result.run_dir / "predictions.csv") as fh:
         header = next(csv.reader(fh))
@@ -166,3 +169,43 @@ def test_real_data_smoke(real_data, tmp_path):
     assert result.metrics["test_count"] == 10_000
     assert result.metrics["release"] == "fashion-mnist-2017-08-26"
     assert result.metrics["test_accuracy"] > 0.5  # 670 training images, one epoch: far above chance (0.1)
+
+
+def test_onecycle_schedule_warms_up_then_decays_to_zero():
+    from fashionlab.training import learning_rate_at
+
+    config = load_config("cnn-2", {"schedule": "onecycle", "lr": 0.4, "warmup": 0.25})
+    lrs = [learning_rate_at(config, s, 100) for s in range(100)]
+    assert lrs[0] == pytest.approx(0.4 / 25) and max(lrs) == pytest.approx(0.4) and lrs.index(max(lrs)) == 24
+    assert all(a <= b for a, b in zip(lrs[:25], lrs[1:25])) and all(a >= b for a, b in zip(lrs[24:], lrs[25:]))
+    assert lrs[-1] == pytest.approx(0.4 / 75)
+    assert learning_rate_at(load_config("cnn-2"), 50, 100) == 0.01  # constant: Keras's behaviour
+
+
+def test_recipe_options_train_and_resume_exactly(synthetic_dir, tmp_path):
+    """Schedule, label smoothing, weight decay, momentum, bf16 and flip TTA go through the same engine."""
+    config = load_config("cnn-1", {"epochs": 2, "device": "cpu", "schedule": "onecycle", "label_smoothing": 0.1,
+                                   "optimizer": "sgd", "momentum": 0.9, "weight_decay": 5e-4, "lr": 0.05,
+                                   "tta_flip": True, "precision": "bf16"})
+    kwargs = dict(data_dir=synthetic_dir, progress=False, log=lambda s: None)
+    straight = train(config, tmp_path / "a", **kwargs)
+    assert straight.history[0]["lr"] < 0.05 and straight.metrics["test_count"] == 100
+    with pytest.raises(Interrupted):
+        train(config, tmp_path / "b", should_stop=lambda e, s: (e, s) == (1, 5), **kwargs)
+    resumed = train(config, tmp_path / "b", resume=True, **kwargs)
+    assert _history_without_time(resumed.history) == _history_without_time(straight.history)
+    metrics, disagreements = evaluate_run(tmp_path / "a", data_dir=synthetic_dir)
+    assert disagreements == []
+
+
+def test_flip_tta_averages_the_mirror():
+    from fashionlab.evaluation import predict_logits
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 10))
+    x = torch.rand(5, 1, 28, 28)
+    both = predict_logits(model, x, tta_flip=True)
+    with torch.no_grad():
+        expected = (model(x) + model(x.flip(-1))) / 2
+    torch.testing.assert_close(both, expected)
+    assert not torch.allclose(both, predict_logits(model, x))

@@ -25,7 +25,8 @@ def to_input(images: np.ndarray, device: torch.device) -> torch.Tensor:
 
 @torch.inference_mode()
 def predict_logits(model: torch.nn.Module, x: torch.Tensor, batch_size: int = 1000, channels_last: bool = False,
-                   precision: str = "fp32") -> torch.Tensor:
+                   precision: str = "fp32", tta_flip: bool = False) -> torch.Tensor:
+    """Logits for `x` in batches, in eval mode; with `tta_flip`, the mean over the image and its mirror."""
     model.eval()
     outputs = []
     for start in range(0, x.shape[0], batch_size):
@@ -33,7 +34,10 @@ def predict_logits(model: torch.nn.Module, x: torch.Tensor, batch_size: int = 10
         if channels_last:
             batch = batch.contiguous(memory_format=torch.channels_last)
         with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
-            outputs.append(model(batch).float())
+            logits = model(batch).float()
+            if tta_flip:
+                logits = (logits + model(batch.flip(-1)).float()) / 2
+        outputs.append(logits)
     return torch.cat(outputs)
 
 
@@ -71,9 +75,9 @@ def classification_metrics(probabilities: np.ndarray, labels: np.ndarray, classe
 
 
 def evaluate(model, images: np.ndarray, labels: np.ndarray, classes, device, batch_size=1000, channels_last=False,
-             precision="fp32"):
+             precision="fp32", tta_flip=False):
     """Metrics dict and class probabilities (N, K) for a uint8 image array."""
-    logits = predict_logits(model, to_input(images, device), batch_size, channels_last, precision)
+    logits = predict_logits(model, to_input(images, device), batch_size, channels_last, precision, tta_flip)
     y = torch.from_numpy(np.asarray(labels).astype(np.int64)).to(logits.device)
     loss = F.cross_entropy(logits, y).item()
     probabilities = torch.softmax(logits, 1).cpu().numpy()
@@ -137,7 +141,8 @@ def evaluate_run(run_dir, data_dir=None, device="auto") -> tuple[dict, list[str]
                 f"(release {recorded['release']}). Pass --data-dir pointing at that release."
             )
     metrics, probabilities = evaluate(model, dataset.test_images, dataset.test_labels, dataset.classes, device,
-                                      config.eval_batch_size, channels_last, config.precision)
+                                      config.eval_batch_size, channels_last,
+                                      run.read_json(run.environment).get("precision", "fp32"), config.tta_flip)
     disagreements = []
     if run.metrics.is_file():
         saved = run.read_json(run.metrics)

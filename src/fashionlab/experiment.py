@@ -23,9 +23,9 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-OPTIMIZERS = ("adam", "rmsprop", "sgd")
+OPTIMIZERS = ("adam", "rmsprop", "sgd", "adamw")
 # Keras's default learning rates: the paper's "default learning rate" means these.
-KERAS_DEFAULT_LR = {"adam": 1e-3, "rmsprop": 1e-3, "sgd": 0.01}
+KERAS_DEFAULT_LR = {"adam": 1e-3, "rmsprop": 1e-3, "sgd": 0.01, "adamw": 1e-3}
 
 
 def _check(kind, *, choices=None, low=None, high=None, low_open=False, high_open=False, doc=""):
@@ -41,6 +41,14 @@ class ExperimentConfig:
     release: str = field(default="fashion-mnist", metadata=_check(str, doc="dataset release"))
     optimizer: str = field(default="adam", metadata=_check(str, choices=OPTIMIZERS))
     lr: float = field(default=0.0, metadata=_check(float, low=0, doc="learning rate; 0 means Keras's default for the optimizer"))
+    momentum: float = field(default=0.0, metadata=_check(float, low=0, high=1, high_open=True,
+                                                         doc="SGD momentum (Nesterov when > 0); Keras's default is 0"))
+    weight_decay: float = field(default=0.0, metadata=_check(float, low=0, doc="decoupled for adamw, L2 otherwise"))
+    schedule: str = field(default="constant", metadata=_check(str, choices=("constant", "onecycle"),
+                                                             doc="onecycle: linear warm-up to lr, then linear decay to 0"))
+    warmup: float = field(default=0.2, metadata=_check(float, low=0, high=1, doc="share of steps warming up (onecycle)"))
+    label_smoothing: float = field(default=0.0, metadata=_check(float, low=0, high=1, high_open=True))
+    tta_flip: bool = field(default=False, metadata=_check(bool, doc="average predictions over the image and its mirror"))
     epochs: int = field(default=10, metadata=_check(int, low=1))
     batch_size: int = field(default=32, metadata=_check(int, low=1))
     validation_split: float = field(default=0.2, metadata=_check(float, low=0, high=1, low_open=True, high_open=True,
@@ -54,8 +62,8 @@ class ExperimentConfig:
     evaluate_weights: str = field(default="final", metadata=_check(str, choices=("final", "best"),
                                                                    doc="weights scored on the test set"))
     device: str = field(default="auto", metadata=_check(str, choices=("auto", "cpu", "cuda")))
-    precision: str = field(default="fp32", metadata=_check(str, choices=("fp32", "bf16"),
-                                                           doc="bf16 autocasts forward passes (CPU with AVX512-BF16/AMX, or CUDA)"))
+    precision: str = field(default="auto", metadata=_check(str, choices=("auto", "fp32", "bf16"),
+                                                           doc="bf16 autocasts forward passes; auto: bf16 where native"))
     eval_batch_size: int = field(default=1000, metadata=_check(int, low=1))
 
     @property

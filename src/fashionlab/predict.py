@@ -75,12 +75,15 @@ def predict_images(run_dir, paths, top_k: int = 3, device: str = "auto") -> list
 
     from .data.releases import get_release
     from .evaluation import load_run_model, predict_logits, to_input
+    from .training import resolve_precision
 
     prepared = [prepare_image(p) for p in paths]  # every file checked before any work
     config, model, device, channels_last = load_run_model(run_dir, device)
     classes = get_release(config.release).classes
     x = to_input(np.stack([p.image for p in prepared]), device)
-    probabilities = torch.softmax(predict_logits(model, x, channels_last=channels_last, precision=config.precision), 1).cpu().numpy()
+    precision = resolve_precision(config.precision, device)
+    logits = predict_logits(model, x, channels_last=channels_last, precision=precision, tta_flip=config.tta_flip)
+    probabilities = torch.softmax(logits, 1).cpu().numpy()
     results = []
     for path, prep, probs in zip(paths, prepared, probabilities):
         order = np.argsort(-probs)[:top_k]

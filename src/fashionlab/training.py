@@ -46,12 +46,25 @@ def resolve_device(name: str) -> torch.device:
 
 
 def make_optimizer(config: ExperimentConfig, params) -> torch.optim.Optimizer:
-    lr = config.learning_rate
+    lr, wd = config.learning_rate, config.weight_decay
     if config.optimizer == "adam":
-        return torch.optim.Adam(params, lr=lr, betas=(0.9, 0.999), eps=1e-7)
+        return torch.optim.Adam(params, lr=lr, betas=(0.9, 0.999), eps=1e-7, weight_decay=wd)
+    if config.optimizer == "adamw":
+        return torch.optim.AdamW(params, lr=lr, betas=(0.9, 0.999), eps=1e-7, weight_decay=wd)
     if config.optimizer == "rmsprop":
-        return torch.optim.RMSprop(params, lr=lr, alpha=0.9, eps=1e-7, momentum=0.0)
-    return torch.optim.SGD(params, lr=lr, momentum=0.0)
+        return torch.optim.RMSprop(params, lr=lr, alpha=0.9, eps=1e-7, momentum=0.0, weight_decay=wd)
+    return torch.optim.SGD(params, lr=lr, momentum=config.momentum, nesterov=config.momentum > 0, weight_decay=wd)
+
+
+def learning_rate_at(config: ExperimentConfig, step: int, total_steps: int) -> float:
+    """The learning rate for optimizer step `step` (0-based): a pure function, so resume needs no state."""
+    peak = config.learning_rate
+    if config.schedule == "constant":
+        return peak
+    warm = max(1, round(config.warmup * total_steps))
+    if step < warm:
+        return peak * (step + 1) / warm
+    return peak * max(0.0, (total_steps - step) / max(1, total_steps - warm))
 
 
 def validation_split(n: int, fraction: float) -> int:
@@ -64,6 +77,29 @@ def autocast(device: torch.device, precision: str):
     return torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
 
 
+def cpu_has_native_bf16() -> bool:
+    """AVX512-BF16 or AMX: where oneDNN runs bf16 convolutions natively (elsewhere it emulates, slower)."""
+    try:
+        with open("/proc/cpuinfo") as fh:
+            flags = next((line for line in fh if line.startswith("flags")), "").split()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def resolve_precision(precision: str, device: torch.device) -> str:
+    """'auto' is bf16 where the hardware runs it natively, fp32 elsewhere.
+
+    Measured on this project's 2-core AVX512-BF16 CPU, CNN-2's paper protocol: 1.6x faster epochs
+    with test accuracy 92.56% against 92.60% in fp32 after 15 epochs, same seed (see README).
+    """
+    if precision != "auto":
+        return precision
+    if device.type == "cuda":
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
+    return "bf16" if cpu_has_native_bf16() else "fp32"
+
+
 class TrainStep:
     """One optimizer step on a batch: augment, forward, loss, backward, update, constraints.
 
@@ -71,9 +107,10 @@ class TrainStep:
     caller can keep running sums without waiting for the step to finish.
     """
 
-    def __init__(self, model, optimizer, config: ExperimentConfig, aug_gen: torch.Generator, channels_last: bool):
+    def __init__(self, model, optimizer, config: ExperimentConfig, aug_gen: torch.Generator, channels_last: bool,
+                 precision: str = "fp32"):
         self.model, self.optimizer, self.config = model, optimizer, config
-        self.aug_gen, self.channels_last = aug_gen, channels_last
+        self.aug_gen, self.channels_last, self.precision = aug_gen, channels_last, precision
 
     def __call__(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         config = self.config
@@ -81,9 +118,9 @@ class TrainStep:
             x = augment_batch(x, self.aug_gen, flip=config.flip, zoom=config.zoom)
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
-        with autocast(x.device, config.precision):
+        with autocast(x.device, self.precision):
             logits = self.model(x)
-            loss = F.cross_entropy(logits.float(), y)
+            loss = F.cross_entropy(logits.float(), y, label_smoothing=config.label_smoothing)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
@@ -202,8 +239,11 @@ def train(
         raise UserError(f"{run.path}: nothing to resume (no checkpoint.pt). Start it without --resume or use a new --out.")
 
     device = resolve_device(config.device)
+    precision = resolve_precision(config.precision, device)
+    load_started = time.perf_counter()
     dataset = load_dataset(config.release, data_dir)
     split = prepare_split(dataset.train_images, dataset.train_labels, config, device)
+    load_seconds = time.perf_counter() - load_started
     channels_last = device.type == "cpu"
 
     torch.manual_seed(config.seed)
@@ -215,7 +255,7 @@ def train(
     optimizer = make_optimizer(config, model.parameters())
     shuffle_gen = torch.Generator().manual_seed(config.seed)
     aug_gen = torch.Generator(device=device).manual_seed(config.seed + 1)
-    train_step = TrainStep(model, optimizer, config, aug_gen, channels_last)
+    train_step = TrainStep(model, optimizer, config, aug_gen, channels_last, precision)
 
     history: list[dict] = []
     best = {"val_loss": float("inf"), "epoch": 0}
@@ -236,6 +276,7 @@ def train(
 
     threads = torch.get_num_threads()
     environment = environment_record(config, dataset, device, threads)
+    environment["precision"] = precision
     if run.environment.is_file():  # keep the original start time across resumes
         environment["started"] = run.read_json(run.environment).get("started", environment["started"])
     run.write_json(run.environment, environment)
@@ -252,6 +293,7 @@ def train(
         })
 
     stopped_early = False
+    training_started = time.perf_counter()
     with _StopFlag() as stop_flag:
         while epoch <= config.epochs and not stopped_early:
             started = time.perf_counter()
@@ -268,6 +310,9 @@ def train(
             for step in range(step + 1, steps_per_epoch + 1):
                 index = perm[(step - 1) * config.batch_size : step * config.batch_size]
                 y = split.train_y[index]
+                lr = learning_rate_at(config, (epoch - 1) * steps_per_epoch + step - 1, config.epochs * steps_per_epoch)
+                for group in optimizer.param_groups:
+                    group["lr"] = lr
                 loss, logits = train_step(split.train_x[index], y)
                 loss_sum += loss * y.shape[0]
                 correct += (logits.argmax(1) == y).sum()
@@ -288,7 +333,8 @@ def train(
                 bar.close()
             train_loss = loss_sum.item() / sums["seen"]
             train_acc = int(correct.item()) / sums["seen"]
-            val_logits = predict_logits(model, split.val_x, config.eval_batch_size, channels_last, config.precision)
+            val_logits = predict_logits(model, split.val_x, config.eval_batch_size, channels_last, precision,
+                                        config.tta_flip)
             val_loss = F.cross_entropy(val_logits, split.val_y).item()
             val_acc = (val_logits.argmax(1) == split.val_y).float().mean().item()
             row = {
@@ -313,8 +359,9 @@ def train(
 
     if config.evaluate_weights == "best" and best_state is not None:
         model.load_state_dict(best_state)
+    timing = {"load_seconds": load_seconds, "training_started": training_started}
+    metrics = _evaluate_and_write(run, model, dataset, config, device, channels_last, precision, history, best, timing)
     run.save_state(run.weights, model.state_dict())
-    metrics = _evaluate_and_write(run, model, dataset, config, device, channels_last, history, best)
     environment["finished"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
     run.write_json(run.environment, environment)
     return TrainResult(run.path, history, metrics, config)
@@ -328,9 +375,11 @@ def _progress_bar(enabled: bool, total: int, done: int, desc: str):
     return tqdm(total=total, initial=done, desc=desc, unit="batch", leave=False, dynamic_ncols=True)
 
 
-def _evaluate_and_write(run, model, dataset, config, device, channels_last, history, best) -> dict:
+def _evaluate_and_write(run, model, dataset, config, device, channels_last, precision, history, best, timing) -> dict:
+    eval_started = time.perf_counter()
     metrics, probabilities = evaluate(model, dataset.test_images, dataset.test_labels, dataset.classes, device,
-                                      config.eval_batch_size, channels_last, config.precision)
+                                      config.eval_batch_size, channels_last, precision, config.tta_flip)
+    done = time.perf_counter()
     final = history[-1] if history else {}
     summary = summarize(model)
     metrics.update({
@@ -347,6 +396,11 @@ def _evaluate_and_write(run, model, dataset, config, device, channels_last, hist
         "final_val_accuracy": final.get("val_accuracy"),
         "final_val_loss": final.get("val_loss"),
         "train_seconds": round(sum(r["seconds"] for r in history), 3),
+        "test_eval_seconds": round(done - eval_started, 3),
+        # Wall time of this session from the start of training to the end of the test evaluation
+        # (a resumed run counts only its own session; `train_seconds` sums every epoch).
+        "wall_seconds": round(done - timing["training_started"], 3),
+        "load_seconds": round(timing["load_seconds"], 3),
         "parameters": summary.trainable,
         "classes": list(dataset.classes),
     })

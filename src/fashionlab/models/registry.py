@@ -30,7 +30,7 @@ def register(name: str, description: str):
 
 
 def _load_all() -> None:
-    from . import paper  # noqa: F401  (registers on import)
+    from . import fast, paper  # noqa: F401  (registers on import)
 
 
 def model_names() -> list[str]:

@@ -1,0 +1,64 @@
+"""Time to accuracy: train a preset with several seeds; report wall time and final test accuracy.
+
+Run on purpose (not in CI); prints a table and writes JSON. The time counted is the wall time from
+the start of training to the end of the last evaluation on the full 10,000-image test set (every
+validation pass included); loading and decoding the data is reported separately. The target is
+met when the median test accuracy reaches it within the median time budget.
+
+    python benchmarks/time_to_accuracy.py fast --seeds 0 1 2 --target 0.93 --budget 60
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import tempfile
+from pathlib import Path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("experiment", help="preset name or TOML file")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--target", type=float, default=0.93, help="test accuracy to reach")
+    parser.add_argument("--budget", type=float, default=60.0, help="seconds allowed")
+    parser.add_argument("--data-dir", default=os.environ.get("FASHIONLAB_DATA"))
+    parser.add_argument("--device", default=None)
+    parser.add_argument("--json", default=None, help="default: benchmarks/results/time-to-accuracy-NAME.json")
+    args = parser.parse_args()
+
+    import torch
+
+    from fashionlab.experiment import load_config
+    from fashionlab.training import train
+
+    rows = []
+    for seed in args.seeds:
+        config = load_config(args.experiment, {"seed": seed, "device": args.device})
+        with tempfile.TemporaryDirectory() as out:
+            result = train(config, Path(out) / "run", data_dir=args.data_dir, progress=False, log=lambda s: None)
+        m = result.metrics
+        rows.append({"seed": seed, "test_accuracy": m["test_accuracy"], "wall_seconds": m["wall_seconds"],
+                     "load_seconds": m["load_seconds"], "epochs": m["epochs_run"], "release": m["release"]})
+        print(f"{config.name} seed {seed}: test accuracy {m['test_accuracy']:.4f} in {m['wall_seconds']:.1f} s "
+              f"(training start to last evaluation; data loading {m['load_seconds']:.2f} s more), "
+              f"{m['epochs_run']} epochs, {m['release']}", flush=True)
+    accuracy = statistics.median(r["test_accuracy"] for r in rows)
+    seconds = statistics.median(r["wall_seconds"] for r in rows)
+    met = accuracy >= args.target and seconds <= args.budget
+    print(f"median of {len(rows)} seeds: test accuracy {accuracy:.4f}, {seconds:.1f} s "
+          f"-> target {args.target:.2%} in {args.budget:.0f} s {'MET' if met else 'NOT met'} "
+          f"({torch.get_num_threads()} threads, torch {torch.__version__})")
+    out = Path(args.json or f"benchmarks/results/time-to-accuracy-{Path(args.experiment).stem}.json")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"experiment": args.experiment, "target": args.target, "budget_seconds": args.budget,
+                               "median_test_accuracy": accuracy, "median_wall_seconds": seconds, "met": met,
+                               "threads": torch.get_num_threads(), "torch": torch.__version__, "runs": rows},
+                              indent=2) + "\n")
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()

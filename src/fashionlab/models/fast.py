@@ -1,0 +1,70 @@
+"""Small, fast residual CNNs for the `fast` and `best` presets (not in the paper).
+
+Design, airbench-style: a cheap stem pools to 14x14 early (full-resolution convolutions are the
+expensive ones on a CPU), then conv-pool blocks, each with a residual pair of convolutions, and a
+global max-pool head. Every conv is followed by batch norm (no conv bias needed) and GELU. The
+final linear layer's output is scaled down, which keeps early logits small with label smoothing.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .registry import register
+
+
+def conv_bn(c_in: int, c_out: int) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.GELU())
+
+
+class Residual(nn.Module):
+    def __init__(self, channels: int):
+        super().__init__()
+        self.body = nn.Sequential(conv_bn(channels, channels), conv_bn(channels, channels))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.body(x)
+
+
+class Block(nn.Module):
+    """conv -> 2x2 max-pool -> BN -> GELU, then an optional residual pair at the pooled size."""
+
+    def __init__(self, c_in: int, c_out: int, residual: bool):
+        super().__init__()
+        self.conv = nn.Conv2d(c_in, c_out, 3, padding=1, bias=False)
+        self.pool = nn.MaxPool2d(2)
+        self.norm = nn.BatchNorm2d(c_out)
+        self.act = nn.GELU()
+        self.residual = Residual(c_out) if residual else nn.Identity()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.residual(self.act(self.norm(self.pool(self.conv(x)))))
+
+
+class FastNet(nn.Module):
+    def __init__(self, widths=(32, 64, 128), residual=(True, True), stem_pool: bool = True, scale: float = 0.125):
+        super().__init__()
+        stem, *rest = widths
+        # The stem's pool halves the resolution before the first wide convolution.
+        self.stem = nn.Sequential(conv_bn(1, stem), nn.MaxPool2d(2) if stem_pool else nn.Identity())
+        blocks, c_in = [], stem
+        for width, res in zip(rest, residual):
+            blocks.append(Block(c_in, width, res))
+            c_in = width
+        self.blocks = nn.Sequential(*blocks)
+        self.head = nn.Sequential(nn.AdaptiveMaxPool2d(1), nn.Flatten(), nn.Linear(c_in, 10, bias=False))
+        self.scale = scale
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.blocks(self.stem(x))) * self.scale
+
+
+@register("fastnet", "residual CNN 32-64-128 with a pooled stem, for the fast preset (not in the paper)")
+def fastnet() -> FastNet:
+    return FastNet((32, 64, 128), (True, True), stem_pool=True)
+
+
+@register("fastnet-wide", "fastnet at twice the width, 64-128-256, for the best preset (not in the paper)")
+def fastnet_wide() -> FastNet:
+    return FastNet((64, 128, 256), (True, True), stem_pool=True)
