@@ -201,6 +201,20 @@ def cmd_reproduce(args) -> int:
     return 0
 
 
+def cmd_baselines(args) -> int:
+    from .baselines import run_baselines
+    from .report.runs_table import load_run
+
+    run_baselines(args.methods, args.out, data_dir=args.data_dir, release=args.release, seed=args.seed,
+                  train_limit=args.train_limit or 0)
+    print(f"\n{'baseline':<16}{'test acc':>10}{'train s':>10}{'predict s':>11}")
+    for name in args.methods:
+        m = load_run(f"{args.out}/{name}").metrics
+        print(f"{name:<16}{m['test_accuracy']:>10.4f}{m['train_seconds']:>10.1f}{m['predict_seconds']:>11.1f}")
+    print(f"run directories under {args.out}/ (use them with `fashionlab report`)")
+    return 0
+
+
 # ---------------------------------------------------------------- parser
 
 
@@ -280,6 +294,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="HTML file to write")
     p.add_argument("--title")
     p.set_defaults(func=cmd_report)
+
+    from .baselines import BASELINES
+
+    p = commands.add_parser("baselines", help="classical baselines (scikit-learn) in the run-directory format")
+    p.add_argument("--methods", nargs="+", default=list(BASELINES), choices=list(BASELINES), metavar="METHOD",
+                   help=f"default: all ({', '.join(BASELINES)})")
+    p.add_argument("--out", default="runs/baselines", help="parent folder of the run directories (default: %(default)s)")
+    _add_data_dir(p)
+    _add_release(p)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--train-limit", type=int, help="fit on the first N training images")
+    p.set_defaults(func=cmd_baselines)
 
     p = commands.add_parser("reproduce", help="run the paper's six experiments and write the comparison report")
     p.add_argument("--scale", type=float, default=1.0, help="multiply every epoch count (e.g. 0.02 for a quick look)")

@@ -106,7 +106,7 @@ def load_run_model(run_dir, device="auto"):
     from .training import resolve_device
 
     run = RunDir(run_dir)
-    run.require("config.toml", "weights.pt")
+    run.require_network()
     config = load_config(str(run.config))
     device = resolve_device(device)
     model = build_model(config.model)
@@ -130,7 +130,8 @@ def evaluate_run(run_dir, data_dir=None, device="auto") -> tuple[dict, list[str]
     from .runs import RunDir
 
     run = RunDir(run_dir)
-    run.require("config.toml", "weights.pt", "environment.json")
+    run.require_network()
+    run.require("environment.json")
     config, model, device, channels_last = load_run_model(run_dir, device)
     dataset = load_dataset(config.release, data_dir)
     recorded = run.read_json(run.environment)["dataset"]

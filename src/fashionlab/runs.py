@@ -61,6 +61,13 @@ class RunDir:
                 "Finish it with `fashionlab train ... --out DIR --resume`."
             )
 
+    def require_network(self) -> None:
+        """Error unless this is a trained network's run (a baseline has no saved model to load)."""
+        if self.config.is_file() and 'kind = "baseline"' in self.config.read_text():
+            raise UserError(f"{self.path} is a classical baseline: its metrics were computed when it was fitted, "
+                            "and its model is not saved. Run `fashionlab baselines` again to refit it.")
+        self.require("config.toml", "weights.pt")
+
     def write_history(self, rows: list[dict]) -> None:
         buffer = io.StringIO()
         writer = csv.DictWriter(buffer, fieldnames=HISTORY_COLUMNS, lineterminator="\n")
@@ -98,13 +105,15 @@ class RunDir:
             raise UserError(f"{path}: cannot load ({type(exc).__name__}: {exc}). The file is damaged.") from None
 
 
-def environment_record(config, dataset, device, threads: int) -> dict:
+def environment_record(seed: int, dataset, device=None, threads: int | None = None) -> dict:
+    """Versions, machine, device and dataset of a run. `device` None means the CPU, as scikit-learn uses."""
     import numpy
     import sklearn
     import torch
 
     from . import __version__
 
+    on_cuda = device is not None and device.type == "cuda"
     return {
         "fashionlab": __version__,
         "python": sys.version.split()[0],
@@ -113,10 +122,10 @@ def environment_record(config, dataset, device, threads: int) -> dict:
         "scikit_learn": sklearn.__version__,
         "platform": platform.platform(),
         "processor": _cpu_name(),
-        "device": str(device),
-        "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else _cpu_name(),
-        "threads": threads,
-        "seed": config.seed,
+        "device": str(device) if device is not None else "cpu",
+        "device_name": torch.cuda.get_device_name(device) if on_cuda else _cpu_name(),
+        "threads": threads if threads is not None else os.cpu_count(),
+        "seed": seed,
         "dataset": {
             "release": dataset.release,
             "checksums": dataset.checksums,

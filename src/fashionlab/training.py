@@ -275,7 +275,7 @@ def train(
         atomic_write_text(run.summary, summarize(model).format(f"{config.model} ({config.name})") + "\n")
 
     threads = torch.get_num_threads()
-    environment = environment_record(config, dataset, device, threads)
+    environment = environment_record(config.seed, dataset, device, threads)
     environment["precision"] = precision
     if run.environment.is_file():  # keep the original start time across resumes
         environment["started"] = run.read_json(run.environment).get("started", environment["started"])

@@ -204,7 +204,8 @@ def write_run_figures(run_path, history, metrics, summary_rows, images, labels, 
     per_class_accuracy_bars({title: [metrics["per_class"][c]["accuracy"] for c in classes]}, classes,
                             run_path / "per_class_accuracy.png", title="per-class test accuracy")
     misclassified_grid(images, labels, probabilities, classes, run_path / "misclassified.png")
-    model_diagram(summary_rows, run_path / "model.png", title=title.split(" (")[0])
-    written += ["confusion_matrix.png", "confusion_matrix_normalized.png", "per_class_accuracy.png",
-                "misclassified.png", "model.png"]
+    written += ["confusion_matrix.png", "confusion_matrix_normalized.png", "per_class_accuracy.png", "misclassified.png"]
+    if summary_rows is not None:  # networks only; classical baselines have no layer stack
+        model_diagram(summary_rows, run_path / "model.png", title=title.split(" (")[0])
+        written.append("model.png")
     return written
