@@ -192,7 +192,7 @@ def cmd_reproduce(args) -> int:
 
     try:
         result = reproduce(args.out, scale=args.scale, data_dir=args.data_dir, device=args.device,
-                           train_limit=args.train_limit, progress=not args.quiet)
+                           train_limit=args.train_limit, release=args.release, progress=not args.quiet)
     except Interrupted as stop:
         print(f"fashionlab: {stop}. Run the same command again to continue.", file=sys.stderr)
         return 130
@@ -313,6 +313,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_dir(p)
     p.add_argument("--device", help="auto, cpu or cuda")
     p.add_argument("--train-limit", type=int, help="train on the first N training images")
+    _add_release(p, default=None)
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_reproduce)
     return parser

@@ -43,6 +43,7 @@ def reproduce(
     data_dir=None,
     device: str | None = None,
     train_limit: int | None = None,
+    release: str | None = None,
     experiments=PAPER_EXPERIMENTS,
     progress: bool = True,
     log: Callable[[str], None] = print,
@@ -54,7 +55,7 @@ def reproduce(
     for name in experiments:
         preset = load_config(name)
         config = load_config(name, {"epochs": scaled_epochs(preset.epochs, scale), "device": device,
-                                    "train_limit": train_limit})
+                                    "train_limit": train_limit, "release": release})
         run = RunDir(out / name)
         if run.is_complete and not run.checkpoint.is_file():
             raise UserError(f"{run.path}: a finished run without its checkpoint; remove it or use another --out.")

@@ -22,6 +22,7 @@ FASHION_CLASSES = (
     "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
 )
 DIGIT_CLASSES = tuple(str(d) for d in range(10))
+KUZUSHIJI_CLASSES = ("o", "ki", "su", "tsu", "na", "ha", "ma", "ya", "re", "wo")
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,21 @@ RELEASES: dict[str, Release] = {
             mirrors=(
                 "https://ossci-datasets.s3.amazonaws.com/mnist/",
                 "http://yann.lecun.com/exdb/mnist/",
+            ),
+        ),
+        Release(
+            name="kmnist",
+            description="Kuzushiji-MNIST: ten cursive Japanese (hiragana) characters, MNIST's format",
+            classes=KUZUSHIJI_CLASSES,
+            md5={
+                "train-images-idx3-ubyte.gz": "bdb82020997e1d708af4cf47b453dcf7",
+                "train-labels-idx1-ubyte.gz": "e144d726b3acfaa3e44228e80efcd344",
+                "t10k-images-idx3-ubyte.gz": "5c965bf0a639b31b8f53240b1b52f4d7",
+                "t10k-labels-idx1-ubyte.gz": "7320c461ea6c1c855c0b718fb2a4b134",
+            },
+            mirrors=(
+                "http://codh.rois.ac.jp/kmnist/dataset/kmnist/",
+                "https://storage.googleapis.com/kuzushiji-mnist/",
             ),
         ),
     )
