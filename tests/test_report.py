@@ -126,3 +126,22 @@ def test_reproduce_tiny_scale_runs_end_to_end_and_restarts_without_redoing(synth
     # Another scale into the same folder is refused rather than mixed.
     assert main(["reproduce", "--scale", "0.004", "--out", str(out), "--data-dir", str(synthetic_dir), "--quiet"]) == 2
     assert "another --out" in capsys.readouterr().err
+
+
+def test_ensemble_averages_member_probabilities(two_runs, tmp_path, capsys):
+    import json
+
+    from fashionlab.ensemble import read_predictions
+
+    data = two_runs[0].parent / "data"
+    out = tmp_path / "ens"
+    assert main(["ensemble", *map(str, two_runs), "--out", str(out), "--data-dir", str(data)]) == 0
+    assert "ensemble of 2" in capsys.readouterr().out
+    labels, mean = read_predictions(out / "predictions.csv")
+    _, a = read_predictions(two_runs[0] / "predictions.csv")
+    _, b = read_predictions(two_runs[1] / "predictions.csv")
+    assert abs(mean - (a + b) / 2).max() < 1e-5  # written to 6 significant digits
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["test_accuracy"] == pytest.approx(((a + b).argmax(1) == labels).mean())
+    assert set(metrics["members"]) == {str(p) for p in two_runs}
+    assert main(["ensemble", str(two_runs[0]), "--out", str(tmp_path / "one")]) == 2

@@ -215,6 +215,19 @@ def cmd_baselines(args) -> int:
     return 0
 
 
+def cmd_ensemble(args) -> int:
+    from .ensemble import ensemble
+
+    m = ensemble(args.run_dirs, args.out, data_dir=args.data_dir)
+    for path, accuracy in m["members"].items():
+        print(f"  member {path}: test accuracy {accuracy:.4f}")
+    print(f"ensemble of {len(m['members'])}: test accuracy {m['test_accuracy']:.4f} "
+          f"({m['gain_over_best_member']:+.4f} over the best member, {m['gain_over_mean_member']:+.4f} over their mean), "
+          f"release {m['release']}")
+    print(f"run directory: {args.out}")
+    return 0
+
+
 # ---------------------------------------------------------------- parser
 
 
@@ -306,6 +319,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--train-limit", type=int, help="fit on the first N training images")
     p.set_defaults(func=cmd_baselines)
+
+    p = commands.add_parser("ensemble", help="average the test predictions of several runs")
+    p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR")
+    p.add_argument("--out", required=True, help="run directory for the ensemble")
+    _add_data_dir(p)
+    p.set_defaults(func=cmd_ensemble)
 
     p = commands.add_parser("reproduce", help="run the paper's six experiments and write the comparison report")
     p.add_argument("--scale", type=float, default=1.0, help="multiply every epoch count (e.g. 0.02 for a quick look)")

@@ -1,0 +1,83 @@
+"""`fashionlab ensemble`: average the test-set class probabilities of several finished runs.
+
+Each member's predictions.csv already holds its probabilities for every test image (with its own
+test-time augmentation), so an ensemble needs no model evaluation: it checks that the members
+were tested on the same files (by md5), averages, and writes a run directory like any other.
+"""
+
+from __future__ import annotations
+
+import csv
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import tomli_w
+
+from .errors import UserError
+from .evaluation import classification_metrics, write_predictions
+from .fileio import atomic_write_text
+from .report.figures import write_run_figures
+from .report.runs_table import load_run
+from .runs import RunDir, environment_record
+
+TEST_FILES = ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
+
+
+def read_predictions(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Labels and the (N, K) probability matrix of a predictions.csv."""
+    with open(path, newline="") as fh:
+        rows = list(csv.reader(fh))
+    body = np.array(rows[1:], dtype=np.float64)
+    return body[:, 1].astype(np.int64), body[:, 3:]
+
+
+def ensemble(run_dirs, out, data_dir=None) -> dict:
+    from .data import load_dataset
+
+    if len(run_dirs) < 2:
+        raise UserError("an ensemble needs at least two run directories.")
+    members = [load_run(p) for p in run_dirs]
+    first = members[0].environment["dataset"]
+    for member in members[1:]:
+        theirs = member.environment["dataset"]
+        if any(theirs["checksums"].get(f) != first["checksums"].get(f) for f in TEST_FILES):
+            raise UserError(f"{member.path} was tested on other files than {members[0].path} "
+                            f"({theirs['release']} against {first['release']}); ensemble runs of one release.")
+    labels, probabilities = read_predictions(RunDir(members[0].path).predictions)
+    for member in members[1:]:
+        their_labels, their_probabilities = read_predictions(RunDir(member.path).predictions)
+        if not np.array_equal(labels, their_labels):
+            raise UserError(f"{member.path}/predictions.csv lists other labels than {members[0].path}.")
+        probabilities = probabilities + their_probabilities
+    probabilities /= len(members)
+
+    dataset = load_dataset(members[0].config.get("release", "fashion-mnist"), data_dir)
+    if any(dataset.checksums.get(f) != first["checksums"].get(f) for f in TEST_FILES):
+        raise UserError(f"{dataset.data_dir} holds other test files than the members were scored on; pass --data-dir.")
+    loss = float(-np.log(probabilities[np.arange(len(labels)), labels] + 1e-12).mean())
+    metrics = classification_metrics(probabilities, labels, dataset.classes, loss)
+    member_accuracy = {str(m.path): m.metrics["test_accuracy"] for m in members}
+    metrics.update({
+        "experiment": "ensemble", "model": "ensemble", "kind": "ensemble", "release": dataset.release,
+        "members": member_accuracy,
+        "gain_over_best_member": metrics["test_accuracy"] - max(member_accuracy.values()),
+        "gain_over_mean_member": metrics["test_accuracy"] - float(np.mean(list(member_accuracy.values()))),
+        "train_seconds": round(sum(m.metrics.get("train_seconds") or 0 for m in members), 3),
+        "parameters": sum(m.metrics.get("parameters") or 0 for m in members),
+        "classes": list(dataset.classes),
+    })
+    run = RunDir(out)
+    run.path.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(run.config, tomli_w.dumps({"name": "ensemble", "kind": "ensemble",
+                                                "description": f"mean probabilities of {len(members)} runs",
+                                                "members": [str(m.path) for m in members]}))
+    environment = environment_record(members[0].environment.get("seed", 0), dataset)
+    environment["finished"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    run.write_json(run.environment, environment)
+    run.write_json(run.metrics, metrics)
+    run.write_history([])
+    write_predictions(run.predictions, probabilities, labels, dataset.classes)
+    write_run_figures(run.path, [], metrics, None, dataset.test_images, labels, probabilities,
+                      title=f"ensemble of {len(members)} ({dataset.release})")
+    return metrics
