@@ -31,15 +31,12 @@ def fashionlab_images_per_second(name: str, device_name: str, steps: int, repeat
 
     from fashionlab.experiment import load_config
     from fashionlab.models import build_model
-    from fashionlab.training import TrainStep, make_optimizer, resolve_device
+    from fashionlab.training import TrainStep, make_optimizer, place_model, resolve_device
 
     config = load_config(name, {"device": device_name, "precision": precision})
     device = resolve_device(device_name)
     torch.manual_seed(0)
-    model = build_model(config.model).to(device)
-    channels_last = device.type == "cpu" and any(isinstance(m, torch.nn.Conv2d) for m in model.modules())
-    if channels_last:
-        model = model.to(memory_format=torch.channels_last)
+    model, channels_last = place_model(build_model(config.model), device)
     step = TrainStep(model, make_optimizer(config, model.parameters()), config,
                      torch.Generator(device=device).manual_seed(1), channels_last, precision)
     data = torch.rand(8192, 1, 28, 28, device=device)

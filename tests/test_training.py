@@ -196,6 +196,8 @@ def test_recipe_options_train_and_resume_exactly(synthetic_dir, tmp_path):
     assert _history_without_time(resumed.history) == _history_without_time(straight.history)
     metrics, disagreements = evaluate_run(tmp_path / "a", data_dir=synthetic_dir)
     assert disagreements == []
+    plain, not_compared = evaluate_run(tmp_path / "a", data_dir=synthetic_dir, tta_flip=False)
+    assert not_compared is None and plain["test_loss"] != metrics["test_loss"]
 
 
 def test_flip_tta_averages_the_mirror():

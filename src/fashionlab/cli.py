@@ -152,7 +152,8 @@ def cmd_train(args) -> int:
 def cmd_evaluate(args) -> int:
     from .evaluation import evaluate_run
 
-    metrics, disagreements = evaluate_run(args.run_dir, args.data_dir, args.device)
+    tta = None if args.tta is None else args.tta == "on"
+    metrics, disagreements = evaluate_run(args.run_dir, args.data_dir, args.device, tta_flip=tta)
     if args.json:
         print(json.dumps(metrics, indent=2))
     else:
@@ -161,6 +162,10 @@ def cmd_evaluate(args) -> int:
         print(f"{'class':<14}{'precision':>10}{'recall':>10}{'f1':>10}{'accuracy':>10}")
         for name, row in metrics["per_class"].items():
             print(f"{name:<14}{row['precision']:>10.4f}{row['recall']:>10.4f}{row['f1']:>10.4f}{row['accuracy']:>10.4f}")
+    if disagreements is None:
+        print(f"flip test-time augmentation {args.tta} (the run's own setting differs): not compared with metrics.json",
+              file=sys.stderr)
+        return 0
     if disagreements:
         print("DISAGREES with metrics.json: " + "; ".join(disagreements), file=sys.stderr)
         return 1
@@ -293,6 +298,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_dir(p)
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--json", action="store_true")
+    p.add_argument("--tta", choices=["on", "off"], help="override the run's flip test-time augmentation")
     p.set_defaults(func=cmd_evaluate)
 
     p = commands.add_parser("predict", help="classify PNG or JPEG images with a trained run")

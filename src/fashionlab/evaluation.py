@@ -103,7 +103,7 @@ def load_run_model(run_dir, device="auto"):
     from .experiment import load_config
     from .models import build_model
     from .runs import RunDir
-    from .training import resolve_device
+    from .training import place_model, resolve_device
 
     run = RunDir(run_dir)
     run.require_network()
@@ -116,15 +116,16 @@ def load_run_model(run_dir, device="auto"):
         from .errors import UserError
 
         raise UserError(f"{run.weights}: the weights do not fit model {config.model} ({exc}).") from None
-    model = model.to(device)
-    channels_last = device.type == "cpu" and any(isinstance(m, torch.nn.Conv2d) for m in model.modules())
-    if channels_last:
-        model = model.to(memory_format=torch.channels_last)
+    model, channels_last = place_model(model, device)
     return config, model.eval(), device, channels_last
 
 
-def evaluate_run(run_dir, data_dir=None, device="auto") -> tuple[dict, list[str]]:
-    """Recompute a run's test metrics from its saved weights; also list disagreements with metrics.json."""
+def evaluate_run(run_dir, data_dir=None, device="auto", tta_flip: bool | None = None) -> tuple[dict, list[str] | None]:
+    """Recompute a run's test metrics from its saved weights; also list disagreements with metrics.json.
+
+    `tta_flip` overrides the run's own setting (to measure what test-time augmentation adds); the
+    disagreement list is then None, since the numbers are not meant to match.
+    """
     from .data import load_dataset
     from .errors import UserError
     from .runs import RunDir
@@ -134,16 +135,20 @@ def evaluate_run(run_dir, data_dir=None, device="auto") -> tuple[dict, list[str]
     run.require("environment.json")
     config, model, device, channels_last = load_run_model(run_dir, device)
     dataset = load_dataset(config.release, data_dir)
-    recorded = run.read_json(run.environment)["dataset"]
+    environment = run.read_json(run.environment)
+    recorded = environment["dataset"]
     for name in ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"):
         if recorded["checksums"].get(name) != dataset.checksums.get(name):
             raise UserError(
                 f"{dataset.data_dir}: {name} differs from the one this run was tested on "
                 f"(release {recorded['release']}). Pass --data-dir pointing at that release."
             )
+    overridden = tta_flip is not None and tta_flip != config.tta_flip
     metrics, probabilities = evaluate(model, dataset.test_images, dataset.test_labels, dataset.classes, device,
-                                      config.eval_batch_size, channels_last,
-                                      run.read_json(run.environment).get("precision", "fp32"), config.tta_flip)
+                                      config.eval_batch_size, channels_last, environment.get("precision", "fp32"),
+                                      config.tta_flip if tta_flip is None else tta_flip)
+    if overridden:
+        return metrics, None
     disagreements = []
     if run.metrics.is_file():
         saved = run.read_json(run.metrics)

