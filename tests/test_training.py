@@ -211,3 +211,24 @@ def test_flip_tta_averages_the_mirror():
         expected = (model(x) + model(x.flip(-1))) / 2
     torch.testing.assert_close(both, expected)
     assert not torch.allclose(both, predict_logits(model, x))
+
+
+def test_compiled_model_trains_and_saves_plain_weights(synthetic_dir, tmp_path):
+    """torch.compile (on by default on CUDA) keeps the weights file loadable into a plain model."""
+    config = load_config("ann-3", {"epochs": 1, "train_limit": 200, "device": "cpu", "compile": "on"})
+    result = train(config, tmp_path / "c", data_dir=synthetic_dir, progress=False, log=lambda s: None)
+    state = torch.load(result.run_dir / "weights.pt", weights_only=True)
+    assert not any(k.startswith("_orig_mod") for k in state)
+    metrics, disagreements = evaluate_run(result.run_dir, data_dir=synthetic_dir)
+    assert disagreements == []
+
+
+def test_shift_moves_whole_pixels():
+    x = torch.zeros(200, 1, 28, 28)
+    x[:, :, 14, 14] = 1.0
+    out = augment_batch(x, torch.Generator().manual_seed(0), flip=False, zoom=0.0, shift=2)
+    peaks = out.flatten(1).argmax(1)
+    rows, cols = peaks // 28, peaks % 28
+    assert rows.min() >= 12 and rows.max() <= 16 and cols.min() >= 12 and cols.max() <= 16
+    assert len(set(zip(rows.tolist(), cols.tolist()))) == 25  # every offset in [-2, 2]^2 occurs
+    assert torch.allclose(out.sum((1, 2, 3)), torch.ones(200))  # moved, not blurred

@@ -56,6 +56,7 @@ class ExperimentConfig:
     augment: bool = field(default=False, metadata=_check(bool, doc="random flip and zoom on training batches"))
     flip: bool = field(default=True, metadata=_check(bool, doc="random horizontal flip (when augment)"))
     zoom: float = field(default=0.1, metadata=_check(float, low=0, high=0.5, doc="zoom range +-, as Keras's zoom_range"))
+    shift: int = field(default=0, metadata=_check(int, low=0, high=8, doc="random shift of up to N pixels (when augment)"))
     seed: int = field(default=0, metadata=_check(int, low=0))
     train_limit: int = field(default=0, metadata=_check(int, low=0, doc="train on the first N images; 0 means all"))
     early_stopping_patience: int = field(default=0, metadata=_check(int, low=0, doc="epochs without val_loss improvement; 0 is off"))
@@ -65,6 +66,8 @@ class ExperimentConfig:
     precision: str = field(default="auto", metadata=_check(str, choices=("auto", "fp32", "bf16"),
                                                            doc="bf16 autocasts forward passes; auto: bf16 where native"))
     eval_batch_size: int = field(default=1000, metadata=_check(int, low=1))
+    compile: str = field(default="auto", metadata=_check(str, choices=("auto", "on", "off"),
+                                                        doc="torch.compile the model; auto: on CUDA only (slower on CPU here)"))
 
     @property
     def learning_rate(self) -> float:

@@ -125,7 +125,7 @@ class TrainStep:
     def __call__(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         config = self.config
         if config.augment:
-            x = augment_batch(x, self.aug_gen, flip=config.flip, zoom=config.zoom)
+            x = augment_batch(x, self.aug_gen, flip=config.flip, zoom=config.zoom, shift=config.shift)
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         with autocast(x.device, self.precision):
@@ -257,6 +257,10 @@ def train(
 
     torch.manual_seed(config.seed)
     model, channels_last = place_model(build_model(config.model), device)
+    if config.compile == "on" or (config.compile == "auto" and device.type == "cuda"):
+        # In place, so state_dict keys stay those of the plain model. On this project's 2-core CPU
+        # it made CNN-2's steps slower (21.8 ms against 18.3 ms), hence CUDA only by default.
+        model.compile()
     optimizer = make_optimizer(config, model.parameters())
     shuffle_gen = torch.Generator().manual_seed(config.seed)
     aug_gen = torch.Generator(device=device).manual_seed(config.seed + 1)
