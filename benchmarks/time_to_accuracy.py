@@ -27,6 +27,7 @@ def main() -> None:
     parser.add_argument("--data-dir", default=os.environ.get("FASHIONLAB_DATA"))
     parser.add_argument("--device", default=None)
     parser.add_argument("--json", default=None, help="default: benchmarks/results/time-to-accuracy-NAME.json")
+    parser.add_argument("--keep", help="keep the run directories under this folder (default: discard them)")
     args = parser.parse_args()
 
     import torch
@@ -37,8 +38,9 @@ def main() -> None:
     rows = []
     for seed in args.seeds:
         config = load_config(args.experiment, {"seed": seed, "device": args.device})
-        with tempfile.TemporaryDirectory() as out:
-            result = train(config, Path(out) / "run", data_dir=args.data_dir, progress=False, log=lambda s: None)
+        with tempfile.TemporaryDirectory() as scratch:
+            out = Path(args.keep) / f"{config.name}-seed{seed}" if args.keep else Path(scratch) / "run"
+            result = train(config, out, data_dir=args.data_dir, progress=False, log=lambda s: None)
         m = result.metrics
         rows.append({"seed": seed, "test_accuracy": m["test_accuracy"], "wall_seconds": m["wall_seconds"],
                      "load_seconds": m["load_seconds"], "epochs": m["epochs_run"], "release": m["release"]})

@@ -17,6 +17,7 @@ scikit-learn models are pickles, and opening a pickle runs code.
 from __future__ import annotations
 
 import time
+import warnings
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -128,8 +129,11 @@ def run_baseline(name: str, dataset, out, seed: int = 0, train_limit: int = 0, l
 
     started = time.perf_counter()
     features = baseline.features(np.asarray(train_x))
-    model = baseline.make(seed).fit(features, np.asarray(train_y))
+    with warnings.catch_warnings(record=True) as caught:  # e.g. lbfgs stopping at max_iter: kept, said once
+        warnings.simplefilter("always")
+        model = baseline.make(seed).fit(features, np.asarray(train_y))
     train_seconds = time.perf_counter() - started
+    fit_warnings = sorted({str(w.message).splitlines()[0] for w in caught})
     started = time.perf_counter()
     test_features = baseline.features(np.asarray(dataset.test_images))
     k = len(dataset.classes)
@@ -143,7 +147,7 @@ def run_baseline(name: str, dataset, out, seed: int = 0, train_limit: int = 0, l
     metrics = classification_metrics(probabilities, labels, dataset.classes, loss)
     metrics.update({"experiment": name, "model": name, "release": dataset.release, "kind": "baseline",
                     "train_seconds": round(train_seconds, 3), "predict_seconds": round(predict_seconds, 3),
-                    "train_count": int(len(train_y)), "classes": list(dataset.classes),
+                    "train_count": int(len(train_y)), "classes": list(dataset.classes), "fit_warnings": fit_warnings,
                     "test_loss_note": "cross-entropy of the predicted probabilities (a softmax of decision values for SVMs)"})
     run.write_json(run.metrics, metrics)
     run.write_history([])
@@ -153,7 +157,8 @@ def run_baseline(name: str, dataset, out, seed: int = 0, train_limit: int = 0, l
     environment["finished"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
     run.write_json(run.environment, environment)
     log(f"{name}: test accuracy {metrics['test_accuracy']:.4f}, trained in {train_seconds:.1f} s "
-        f"on {len(train_y):,} images, predicted in {predict_seconds:.1f} s")
+        f"on {len(train_y):,} images, predicted in {predict_seconds:.1f} s"
+        + "".join(f" (warning: {w})" for w in fit_warnings))
     return metrics
 
 
