@@ -344,12 +344,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
-    print(f"fashionlab: warning: {message}", file=sys.stderr)
+def _format_warning(message, category, filename, lineno, line=None) -> str:
+    return f"fashionlab: warning: {message}\n"
 
 
 def main(argv: list[str] | None = None) -> int:
-    warnings.showwarning = _show_warning  # one readable line, not Python's file:line form
+    warnings.formatwarning = _format_warning  # one readable line, not Python's file:line form
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
