@@ -48,7 +48,7 @@ def test_augmentation_is_batched_seeded_and_keeps_shape():
     assert torch.equal(augment_batch(x, torch.Generator(), flip=False, zoom=0.0), x)
 
 
-@pytest.mark.parametrize("preset", ["ann-1", "ann-2", "ann-3", "cnn-1", "cnn-2", "cnn-3", "fast"])
+@pytest.mark.parametrize("preset", ["ann-1", "ann-2", "ann-3", "cnn-1", "cnn-2", "cnn-3", "fast", "best"])
 def test_every_preset_trains_one_epoch_and_writes_a_complete_run(preset, synthetic_dir, tmp_path):
     result = train(quick(preset), tmp_path / preset, data_dir=synthetic_dir, progress=False, log=lambda s: None)
     for name in RUN_FILES:
