@@ -71,6 +71,6 @@ def test_asking_for_mnist_in_a_fashion_folder_is_refused(real_data, capsys):
 
 
 def test_kmnist_uses_the_same_layer(tmp_path):
-    folder = write_dataset(tmp_path / "KMNIST" / "raw")
+    write_dataset(tmp_path / "KMNIST" / "raw")
     ds = load_dataset("kmnist", data_dir=tmp_path)  # torchvision's layout
     assert ds.classes[0] == "o" and ds.release == "unknown"

@@ -31,6 +31,7 @@ from .data.augment import augment_batch
 from .errors import UserError
 from .evaluation import evaluate, predict_logits, to_input, write_predictions
 from .experiment import ExperimentConfig, config_from_dict, load_config
+from .fileio import atomic_write_text
 from .models import build_model
 from .models.layers import apply_constraints
 from .models.summary import summarize
@@ -278,8 +279,6 @@ def train(
         log(f"resuming {run.path} at epoch {epoch}" + (f", batch {step + 1}" if step else ""))
     else:
         run.path.mkdir(parents=True, exist_ok=True)
-        from .fileio import atomic_write_text
-
         atomic_write_text(run.config, config.to_toml())
         atomic_write_text(run.summary, summarize(model).format(f"{config.model} ({config.name})") + "\n")
 
