@@ -19,14 +19,12 @@ from __future__ import annotations
 import time
 import warnings
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
 from .errors import UserError
-from .fileio import atomic_write_text
 from .runs import RunDir, environment_record
 
 
@@ -108,24 +106,17 @@ def _probabilities(model, features: np.ndarray, k: int) -> np.ndarray:
 
 def run_baseline(name: str, dataset, out, seed: int = 0, train_limit: int = 0, log=print) -> dict:
     """Fit one baseline on the training set, score the full test set, write a run directory."""
-    import tomli_w
-
-    from .evaluation import classification_metrics, write_predictions
-    from .report.figures import write_run_figures
+    from .evaluation import probability_metrics, write_scored_run
 
     if name not in BASELINES:
         raise UserError(f"unknown baseline {name!r}; known: {', '.join(BASELINES)}.")
     baseline = BASELINES[name]
-    run = RunDir(out)
-    run.path.mkdir(parents=True, exist_ok=True)
     train_x, train_y = dataset.train_images, dataset.train_labels
     if train_limit:
         train_x, train_y = train_x[:train_limit], train_y[:train_limit]
     config = {"name": name, "kind": "baseline", "description": baseline.description, "release": dataset.release,
               "seed": seed, "train_limit": train_limit, **{f"param_{k}": v for k, v in baseline.params.items()}}
-    atomic_write_text(run.config, tomli_w.dumps(config))
     environment = environment_record(seed, dataset)
-    run.write_json(run.environment, environment)
 
     started = time.perf_counter()
     features = baseline.features(np.asarray(train_x))
@@ -141,21 +132,12 @@ def run_baseline(name: str, dataset, out, seed: int = 0, train_limit: int = 0, l
     probabilities[:, model.classes_] = _probabilities(model, test_features, len(model.classes_))
     predict_seconds = time.perf_counter() - started
 
-    labels = np.asarray(dataset.test_labels)
-    eps = 1e-12
-    loss = float(-np.log(probabilities[np.arange(len(labels)), labels] + eps).mean())
-    metrics = classification_metrics(probabilities, labels, dataset.classes, loss)
+    metrics = probability_metrics(probabilities, np.asarray(dataset.test_labels), dataset.classes)
     metrics.update({"experiment": name, "model": name, "release": dataset.release, "kind": "baseline",
                     "train_seconds": round(train_seconds, 3), "predict_seconds": round(predict_seconds, 3),
                     "train_count": int(len(train_y)), "classes": list(dataset.classes), "fit_warnings": fit_warnings,
                     "test_loss_note": "cross-entropy of the predicted probabilities (a softmax of decision values for SVMs)"})
-    run.write_json(run.metrics, metrics)
-    run.write_history([])
-    write_predictions(run.predictions, probabilities, labels, dataset.classes)
-    write_run_figures(run.path, [], metrics, None, dataset.test_images, labels, probabilities,
-                      title=f"{name} ({dataset.release})")
-    environment["finished"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    run.write_json(run.environment, environment)
+    write_scored_run(RunDir(out), config, environment, metrics, probabilities, dataset, title=f"{name} ({dataset.release})")
     log(f"{name}: test accuracy {metrics['test_accuracy']:.4f}, trained in {train_seconds:.1f} s "
         f"on {len(train_y):,} images, predicted in {predict_seconds:.1f} s"
         + "".join(f" (warning: {w})" for w in fit_warnings))

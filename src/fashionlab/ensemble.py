@@ -8,20 +8,15 @@ were tested on the same files (by md5), averages, and writes a run directory lik
 from __future__ import annotations
 
 import csv
-from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
-import tomli_w
 
+from .data.releases import TEST_FILES
 from .errors import UserError
-from .evaluation import classification_metrics, write_predictions
-from .fileio import atomic_write_text
-from .report.figures import write_run_figures
+from .evaluation import probability_metrics, write_scored_run
 from .report.runs_table import load_run
 from .runs import RunDir, environment_record
-
-TEST_FILES = ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
 
 
 def read_predictions(path: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -55,8 +50,7 @@ def ensemble(run_dirs, out, data_dir=None) -> dict:
     dataset = load_dataset(members[0].config.get("release", "fashion-mnist"), data_dir)
     if any(dataset.checksums.get(f) != first["checksums"].get(f) for f in TEST_FILES):
         raise UserError(f"{dataset.data_dir} holds other test files than the members were scored on; pass --data-dir.")
-    loss = float(-np.log(probabilities[np.arange(len(labels)), labels] + 1e-12).mean())
-    metrics = classification_metrics(probabilities, labels, dataset.classes, loss)
+    metrics = probability_metrics(probabilities, labels, dataset.classes)
     member_accuracy = {str(m.path): m.metrics["test_accuracy"] for m in members}
     metrics.update({
         "experiment": "ensemble", "model": "ensemble", "kind": "ensemble", "release": dataset.release,
@@ -67,17 +61,8 @@ def ensemble(run_dirs, out, data_dir=None) -> dict:
         "parameters": sum(m.metrics.get("parameters") or 0 for m in members),
         "classes": list(dataset.classes),
     })
-    run = RunDir(out)
-    run.path.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(run.config, tomli_w.dumps({"name": "ensemble", "kind": "ensemble",
-                                                "description": f"mean probabilities of {len(members)} runs",
-                                                "members": [str(m.path) for m in members]}))
-    environment = environment_record(members[0].environment.get("seed", 0), dataset)
-    environment["finished"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    run.write_json(run.environment, environment)
-    run.write_json(run.metrics, metrics)
-    run.write_history([])
-    write_predictions(run.predictions, probabilities, labels, dataset.classes)
-    write_run_figures(run.path, [], metrics, None, dataset.test_images, labels, probabilities,
-                      title=f"ensemble of {len(members)} ({dataset.release})")
+    config = {"name": "ensemble", "kind": "ensemble", "description": f"mean probabilities of {len(members)} runs",
+              "members": [str(m.path) for m in members]}
+    write_scored_run(RunDir(out), config, environment_record(members[0].environment.get("seed", 0), dataset),
+                     metrics, probabilities, dataset, title=f"ensemble of {len(members)} ({dataset.release})")
     return metrics

@@ -74,6 +74,31 @@ def classification_metrics(probabilities: np.ndarray, labels: np.ndarray, classe
     }
 
 
+def probability_metrics(probabilities: np.ndarray, labels: np.ndarray, classes) -> dict:
+    """Metrics for given class probabilities; the loss is their cross-entropy (for models without logits)."""
+    loss = float(-np.log(probabilities[np.arange(len(labels)), labels] + 1e-12).mean())
+    return classification_metrics(probabilities, labels, classes, loss)
+
+
+def write_scored_run(run, config: dict, environment: dict, metrics: dict, probabilities, dataset, title: str) -> None:
+    """A run directory for test predictions made without training a network here (baselines, ensembles)."""
+    from datetime import datetime, timezone
+
+    import tomli_w
+
+    from .report.figures import write_run_figures
+
+    run.path.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(run.config, tomli_w.dumps(config))
+    run.write_json(run.metrics, metrics)
+    run.write_history([])
+    labels = np.asarray(dataset.test_labels)
+    write_predictions(run.predictions, probabilities, labels, dataset.classes)
+    write_run_figures(run.path, [], metrics, None, dataset.test_images, labels, probabilities, title=title)
+    environment["finished"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    run.write_json(run.environment, environment)
+
+
 def evaluate(model, images: np.ndarray, labels: np.ndarray, classes, device, batch_size=1000, channels_last=False,
              precision="fp32", tta_flip=False):
     """Metrics dict and class probabilities (N, K) for a uint8 image array."""
@@ -137,7 +162,9 @@ def evaluate_run(run_dir, data_dir=None, device="auto", tta_flip: bool | None = 
     dataset = load_dataset(config.release, data_dir)
     environment = run.read_json(run.environment)
     recorded = environment["dataset"]
-    for name in ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"):
+    from .data.releases import TEST_FILES
+
+    for name in TEST_FILES:
         if recorded["checksums"].get(name) != dataset.checksums.get(name):
             raise UserError(
                 f"{dataset.data_dir}: {name} differs from the one this run was tested on "

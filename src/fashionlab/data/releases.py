@@ -21,6 +21,8 @@ FASHION_CLASSES = (
     "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
     "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
 )
+TEST_FILES = (SPLIT_FILES["test_images"], SPLIT_FILES["test_labels"])
+
 DIGIT_CLASSES = tuple(str(d) for d in range(10))
 KUZUSHIJI_CLASSES = ("o", "ki", "su", "tsu", "na", "ha", "ma", "ya", "re", "wo")
 
