@@ -1,4 +1,5 @@
 import pytest
+import numpy as np
 import torch
 
 from fashionlab.cli import main
@@ -42,8 +43,27 @@ def test_unknown_model_exit_2(capsys):
     assert "unknown model 'cnn-4'" in capsys.readouterr().err
 
 
-def _filter_norms(model):
-    return torch.cat([m.weight.detach().flatten(1).norm(dim=1) for m in model.modules() if isinstance(m, torch.nn.Conv2d)])
+def _keras_unit_norm(w_torch: np.ndarray, axis) -> np.ndarray:
+    """Keras's formula, w / (1e-7 + sqrt(sum(w**2, axis, keepdims))), on a Keras-layout kernel."""
+    w = w_torch.transpose(2, 3, 1, 0)  # (out, in, rows, cols) -> Keras's (rows, cols, in, out)
+    w = w / (1e-7 + np.sqrt(np.sum(w**2, axis=axis, keepdims=True)))
+    return w.transpose(3, 2, 0, 1)
+
+
+@pytest.mark.parametrize("axis, keras_axis", [("rows", 0), ("filter", (0, 1, 2))])
+def test_unit_norm_matches_keras_formula(axis, keras_axis):
+    conv = UnitNormConv2d(3, 5)
+    with torch.no_grad():
+        conv.weight.mul_(torch.linspace(0.5, 3.0, conv.weight.numel()).view_as(conv.weight))  # uneven norms
+    expected = _keras_unit_norm(conv.weight.detach().double().numpy(), keras_axis)
+    conv.apply_constraint(axis)
+    np.testing.assert_allclose(conv.weight.detach().numpy(), expected, rtol=1e-5, atol=1e-7)
+    other = _keras_unit_norm(conv.weight.detach().double().numpy(), (0, 1, 2) if axis == "rows" else 0)
+    assert np.abs(conv.weight.detach().numpy() - other).max() > 1e-2  # the two axes really differ
+
+
+def _row_norms(model):
+    return torch.cat([m.weight.detach().norm(dim=2).flatten() for m in model.modules() if isinstance(m, torch.nn.Conv2d)])
 
 
 def test_unit_norm_holds_after_optimizer_steps():
@@ -59,5 +79,6 @@ def test_unit_norm_holds_after_optimizer_steps():
             opt.step()
             apply_constraints(model)
     assert sum(isinstance(m, UnitNormConv2d) for m in constrained.modules()) == 4
-    torch.testing.assert_close(_filter_norms(constrained), torch.ones(32 + 32 + 64 + 64), atol=1e-5, rtol=0)
-    assert (_filter_norms(free) - 1).abs().max() > 0.05  # the check can fail: unconstrained kernels drift
+    norms = _row_norms(constrained)
+    torch.testing.assert_close(norms, torch.ones_like(norms), atol=1e-5, rtol=0)
+    assert (_row_norms(free) - 1).abs().max() > 0.05  # the check can fail: unconstrained kernels drift

@@ -232,3 +232,17 @@ def test_shift_moves_whole_pixels():
     assert rows.min() >= 12 and rows.max() <= 16 and cols.min() >= 12 and cols.max() <= 16
     assert len(set(zip(rows.tolist(), cols.tolist()))) == 25  # every offset in [-2, 2]^2 occurs
     assert torch.allclose(out.sum((1, 2, 3)), torch.ones(200))  # moved, not blurred
+
+
+@pytest.mark.parametrize("axis, dims", [("rows", (2,)), ("filter", (1, 2, 3))])
+def test_trained_cnn2_kernels_are_unit_norm_along_the_configured_axis(axis, dims, synthetic_dir, tmp_path):
+    result = train(quick("cnn-2", unit_norm_axis=axis), tmp_path / axis, data_dir=synthetic_dir,
+                   progress=False, log=lambda s: None)
+    weights = torch.load(result.run_dir / "weights.pt", weights_only=True)
+    kernels = [w for k, w in weights.items() if k.endswith(".weight") and w.dim() == 4]
+    assert len(kernels) == 4
+    for w in kernels:
+        norms = w.square().sum(dim=dims).sqrt()
+        torch.testing.assert_close(norms, torch.ones_like(norms), atol=1e-5, rtol=0)
+    rows = torch.cat([w.norm(dim=2).flatten() for w in kernels])
+    assert (axis == "rows") == bool(((rows - 1).abs() < 1e-5).all())  # only the rows form fixes row norms

@@ -57,6 +57,9 @@ class ExperimentConfig:
     flip: bool = field(default=True, metadata=_check(bool, doc="random horizontal flip (when augment)"))
     zoom: float = field(default=0.1, metadata=_check(float, low=0, high=0.5, doc="zoom range +-, as Keras's zoom_range"))
     shift: int = field(default=0, metadata=_check(int, low=0, high=8, doc="random shift of up to N pixels (when augment)"))
+    unit_norm_axis: str = field(default="rows", metadata=_check(str, choices=("rows", "filter"),
+                                doc="axis of unit-norm kernels (cnn-2): rows is Keras's unit_norm() default, axis=0; "
+                                    "filter is axis=[0, 1, 2]"))
     seed: int = field(default=0, metadata=_check(int, low=0))
     train_limit: int = field(default=0, metadata=_check(int, low=0, doc="train on the first N images; 0 means all"))
     early_stopping_patience: int = field(default=0, metadata=_check(int, low=0, doc="epochs without val_loss improvement; 0 is off"))

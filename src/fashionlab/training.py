@@ -135,7 +135,7 @@ class TrainStep:
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
-        apply_constraints(self.model)
+        apply_constraints(self.model, config.unit_norm_axis)
         return loss.detach(), logits.detach()
 
 
