@@ -4,7 +4,7 @@ import struct
 import numpy as np
 import pytest
 
-from fashionlab.data.idx import IMAGES_MAGIC, LABELS_MAGIC, encode_idx, read_idx, write_idx
+from fashionlab.data.idx import IMAGES_MAGIC, LABELS_MAGIC, encode_idx, read_idx, read_idx_shape, write_idx
 from fashionlab.errors import DatasetError
 
 
@@ -71,3 +71,118 @@ def test_truncated_gzip_stream(tmp_path):
 def test_missing_file(tmp_path):
     with pytest.raises(DatasetError, match="file not found"):
         read_idx(tmp_path / "nope.gz")
+
+
+# ---------------------------------------------------------------- hostile files
+
+def _gzip_bomb(path, header: bytes, inflated: int, chunk=1 << 20):
+    """A .gz whose content is `header` then `inflated` zero bytes, compressed chunk by chunk
+    so that the test itself never holds more than `chunk` bytes."""
+    zeros = bytes(chunk)
+    with gzip.GzipFile(path, "wb", compresslevel=1, mtime=0) as fh:
+        fh.write(header)
+        for _ in range(inflated // chunk):
+            fh.write(zeros)
+    return path
+
+
+def _peak_memory(fn):
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        try:
+            fn()
+        finally:
+            peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    return peak
+
+
+def test_gzip_bomb_behind_a_valid_header_is_read_only_to_the_declared_size(tmp_path):
+    # Declares 3 images (2,352 bytes) and inflates to 256 MiB: read 2,353 bytes of it, then stop.
+    header = struct.pack(">I3I", IMAGES_MAGIC, 3, 28, 28)
+    bomb = _gzip_bomb(tmp_path / "bomb.gz", header, 256 << 20)
+    assert bomb.stat().st_size < 2 << 20
+    caught = []
+
+    def read():
+        with pytest.raises(DatasetError, match="trailing bytes") as info:
+            read_idx(bomb, expect_magic=IMAGES_MAGIC)
+        caught.append(str(info.value))
+
+    assert _peak_memory(read) < 16 << 20
+    assert str(bomb) in caught[0]
+
+
+def test_header_declaring_more_than_any_dataset_file_is_refused_before_reading(tmp_path):
+    header = struct.pack(">I3I", IMAGES_MAGIC, 1 << 22, 1 << 21, 1 << 21)  # 2^64 bytes: wraps to 0 in int64
+    for name, data in (("huge", header), ("huge.gz", gzip.compress(header)), ("huge-bomb.gz", None)):
+        path = tmp_path / name
+        if data is None:
+            _gzip_bomb(path, struct.pack(">I3I", IMAGES_MAGIC, 1 << 21, 28, 28), 64 << 20)  # 1.6 GB declared
+        else:
+            path.write_bytes(data)
+        with pytest.raises(DatasetError, match="declares shape") as info:
+            assert _peak_memory(lambda: read_idx(path, expect_magic=IMAGES_MAGIC)) < 16 << 20
+        assert str(path) in str(info.value) and "\n" not in str(info.value)
+
+
+def test_too_many_dimensions_is_a_dataset_error(tmp_path):
+    path = tmp_path / "dims"
+    path.write_bytes(b"\x00\x00\x08\xff" + struct.pack(">255I", *[1] * 255) + b"\x07")  # numpy allows 32 or 64
+    with pytest.raises(DatasetError, match=str(path)):
+        read_idx(path)
+
+
+def test_read_idx_shape_reads_the_header_only(tmp_path):
+    header = struct.pack(">I3I", IMAGES_MAGIC, 3, 28, 28)
+    bomb = _gzip_bomb(tmp_path / "bomb.gz", header, 64 << 20)
+    assert _peak_memory(lambda: read_idx_shape(bomb, IMAGES_MAGIC)) < 4 << 20
+    assert read_idx_shape(bomb, IMAGES_MAGIC) == (3, 28, 28)
+
+
+def test_result_is_read_only(tmp_path):
+    write_idx(tmp_path / "x.gz", np.zeros((2, 28, 28), dtype=np.uint8))
+    assert not read_idx(tmp_path / "x.gz").flags.writeable
+
+
+def test_a_directory_or_fifo_is_named_for_what_it_is(tmp_path):
+    import os
+
+    folder = tmp_path / "dir.gz"
+    folder.mkdir()
+    with pytest.raises(DatasetError, match="is a directory, not a data file"):
+        read_idx(folder)
+    fifo = tmp_path / "fifo.gz"
+    os.mkfifo(fifo)  # opening it would block until a writer comes: it must not be opened
+    with pytest.raises(DatasetError, match=r"is a named pipe \(FIFO\), not a data file"):
+        read_idx(fifo)
+    with pytest.raises(DatasetError, match="named pipe"):
+        read_idx_shape(fifo)
+
+
+def test_unreadable_file_is_a_dataset_error(tmp_path, monkeypatch):
+    import fashionlab.data.idx as idx
+
+    path = write_idx(tmp_path / "x.gz", np.zeros(3, dtype=np.uint8))
+
+    def denied(*args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(idx, "open", denied, raising=False)
+    with pytest.raises(DatasetError, match=r"cannot read the file \(Permission denied\)") as info:
+        read_idx(path)
+    assert str(path) in str(info.value)
+
+
+def test_unreadable_file_chmod(tmp_path):
+    import os
+
+    if os.geteuid() == 0:
+        pytest.skip("root reads a chmod 000 file anyway (the monkeypatched test covers the code path)")
+    path = write_idx(tmp_path / "x.gz", np.zeros(3, dtype=np.uint8))
+    path.chmod(0)
+    with pytest.raises(DatasetError, match="Permission denied"):
+        read_idx(path)

@@ -9,6 +9,7 @@ from fashionlab import load_dataset
 from fashionlab.cli import main
 from fashionlab.data.idx import encode_idx, write_idx
 from fashionlab.data.releases import SPLIT_FILES
+from fashionlab.data.store import fetch
 from fashionlab.errors import DatasetError
 
 from conftest import synthetic_arrays, write_dataset
@@ -139,3 +140,148 @@ def test_data_show_writes_png(synthetic_dir, tmp_path):
     with pytest.warns(UserWarning):
         assert main(["data", "show", "--data-dir", str(synthetic_dir), "--out", str(out)]) == 0
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and out.stat().st_size > 5000
+
+
+# ---------------------------------------------------------------- hostile folders and caches
+
+def _one_line_exit_2(argv, capsys):
+    code = main(argv)
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    return err
+
+
+@pytest.mark.parametrize("part", ["test", "train"])
+def test_zero_images_is_refused_at_load(synthetic_dir, part, capsys):
+    images = write_idx(synthetic_dir / SPLIT_FILES[f"{part}_images"], np.zeros((0, 28, 28), dtype=np.uint8))
+    write_idx(synthetic_dir / SPLIT_FILES[f"{part}_labels"], np.zeros(0, dtype=np.uint8))
+    with pytest.raises(DatasetError, match=f"holds 0 images; the {part} set needs at least one") as info:
+        load_dataset(data_dir=synthetic_dir)
+    assert str(images) in str(info.value)
+    err = _one_line_exit_2(["data", "info", "--data-dir", str(synthetic_dir)], capsys)
+    assert "0 images" in err
+    err = _one_line_exit_2(["train", "ann-3", "--epochs", "1", "--data-dir", str(synthetic_dir),
+                            "--out", str(synthetic_dir.parent / "run")], capsys)
+    assert "0 images" in err and not (synthetic_dir.parent / "run").exists()
+
+
+def test_counts_are_checked_from_the_headers_before_any_payload(synthetic_dir, monkeypatch):
+    import fashionlab.data.store as store
+
+    write_idx(synthetic_dir / SPLIT_FILES["test_labels"], np.zeros(99, dtype=np.uint8))
+    monkeypatch.setattr(store, "read_idx", lambda *a, **k: pytest.fail("a payload was read"))
+    monkeypatch.setattr(store, "_cached_array", lambda *a, **k: pytest.fail("a payload was read"))
+    with pytest.raises(DatasetError, match="100 images but .* holds 99 labels"):
+        load_dataset(data_dir=synthetic_dir)
+
+
+def _cache_entry(ds, split):
+    from fashionlab.data.store import cache_root
+
+    return cache_root() / "arrays" / f"{ds.checksums[SPLIT_FILES[split]]}.npy"
+
+
+@pytest.mark.filterwarnings("ignore:.*unknown.*:UserWarning")
+@pytest.mark.parametrize(
+    "split, bad, problem",
+    [
+        ("train_images", np.zeros((300, 28, 27), dtype=np.uint8), "holds shape"),
+        ("train_images", np.zeros((300, 28, 28), dtype=np.float32), "holds dtype float32"),
+        ("test_labels", np.full(100, 200, dtype=np.uint8), "holds label 200"),
+        ("test_labels", np.zeros(3, dtype=np.uint8), "holds shape"),
+        ("test_labels", np.array(["x"] * 100, dtype=object), "cannot be read"),  # a pickle: never loaded
+        ("test_labels", None, "cannot be read"),
+    ],
+)
+def test_a_bad_cache_entry_is_rebuilt_from_the_file(synthetic_dir, split, bad, problem):
+    first = load_dataset(data_dir=synthetic_dir)
+    expected = np.array(getattr(first, split))
+    entry = _cache_entry(first, split)
+    assert entry.is_file()
+    if bad is None:
+        entry.write_bytes(b"\x93NUMPY garbage")
+    else:
+        np.save(entry, bad, allow_pickle=True)
+    with pytest.warns(UserWarning, match=f"array cache .* {problem}.*; rebuilt it from"):
+        second = load_dataset(data_dir=synthetic_dir)
+    np.testing.assert_array_equal(getattr(second, split), expected)
+    third = load_dataset(data_dir=synthetic_dir)  # the rebuilt entry is good again: no warning about it
+    assert isinstance(getattr(third, split), np.memmap)
+
+
+@pytest.mark.filterwarnings("ignore:.*unknown.*:UserWarning")
+def test_a_non_file_cache_entry_is_bypassed(synthetic_dir):
+    first = load_dataset(data_dir=synthetic_dir)
+    entry = _cache_entry(first, "test_labels")
+    entry.unlink()
+    entry.mkdir()
+    with pytest.warns(UserWarning, match="could not write the array cache"):
+        second = load_dataset(data_dir=synthetic_dir)
+    np.testing.assert_array_equal(second.test_labels, first.test_labels)
+
+
+@pytest.mark.parametrize("what", ["directory", "fifo"])
+def test_a_non_file_where_a_data_file_belongs_is_named(synthetic_dir, what, capsys):
+    import os
+
+    path = synthetic_dir / SPLIT_FILES["test_images"]
+    path.unlink()
+    if what == "directory":
+        path.mkdir()
+        words = "is a directory"
+    else:
+        os.mkfifo(path)  # md5 or decoding would block on it forever
+        words = r"is a named pipe \(FIFO\)"
+    with pytest.raises(DatasetError, match=f"missing t10k-images-idx3-ubyte.gz \\({path}.* {words}, not a file\\)"):
+        load_dataset(data_dir=synthetic_dir)
+    for argv in (["data", "info"], ["data", "verify"]):
+        err = _one_line_exit_2([*argv, "--data-dir", str(synthetic_dir)], capsys)
+        assert str(path) in err and words.replace("\\", "") in err
+    with pytest.raises(DatasetError, match=f"{path} is .*, not a file, so it cannot be downloaded there"):
+        fetch("fashion-mnist", synthetic_dir, retries=1, backoff=0, progress=False)
+
+
+def test_data_dir_that_is_a_file_says_so(tmp_path, capsys):
+    path = tmp_path / "file"
+    path.write_text("x")
+    with pytest.raises(DatasetError, match="is a file, not a folder"):
+        load_dataset(data_dir=path)
+    err = _one_line_exit_2(["data", "info", "--data-dir", str(path)], capsys)
+    assert str(path) in err
+
+
+def test_unreadable_folder_and_files_are_dataset_errors(synthetic_dir, monkeypatch, capsys):
+    import os
+
+    import fashionlab.data.store as store
+
+    def denied(path, *args):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(store, "md5_of", denied)
+    with pytest.raises(DatasetError, match=r"train-images-idx3-ubyte.gz: cannot read the file \(Permission denied\)"):
+        load_dataset(data_dir=synthetic_dir)
+    _one_line_exit_2(["data", "info", "--data-dir", str(synthetic_dir)], capsys)
+    monkeypatch.undo()
+    real_listdir = os.listdir
+    monkeypatch.setattr(store.os, "listdir", lambda p=".": denied(p) if str(p) == str(synthetic_dir) else real_listdir(p))
+    with pytest.raises(DatasetError, match=rf"{synthetic_dir}: cannot read the folder \(Permission denied\)"):
+        load_dataset(data_dir=synthetic_dir)
+
+
+def test_unreadable_folder_chmod(synthetic_dir):
+    import os
+
+    if os.geteuid() == 0:
+        pytest.skip("root reads a chmod 000 folder anyway (the monkeypatched test covers the code path)")
+    synthetic_dir.chmod(0)
+    try:
+        with pytest.raises(DatasetError, match="Permission denied"):
+            load_dataset(data_dir=synthetic_dir)
+    finally:
+        synthetic_dir.chmod(0o755)
+
+
+def test_data_dir_with_an_unknown_user(capsys):
+    _one_line_exit_2(["data", "info", "--data-dir", "~no-such-user-fashionlab/data"], capsys)

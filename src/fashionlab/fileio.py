@@ -49,3 +49,32 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
 
 def atomic_write_json(path: str | os.PathLike, obj) -> None:
     atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")
+
+
+def entry_kind(path: str | os.PathLike) -> str | None:
+    """What is at `path`, in words: 'a file', 'a directory', 'a named pipe (FIFO)', ...; None if nothing.
+
+    For messages that must say what is there instead of a bare "missing" or "not a file", and so
+    that nothing opens a FIFO (which blocks) or a device where a regular file belongs.
+    """
+    import stat
+
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return "a broken symbolic link" if os.path.islink(path) else None
+    except PermissionError:
+        return "in a folder that cannot be searched (permission denied)"
+    except (OSError, ValueError):
+        return None
+    for test, words in (
+        (stat.S_ISREG, "a file"),
+        (stat.S_ISDIR, "a directory"),
+        (stat.S_ISFIFO, "a named pipe (FIFO)"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+    ):
+        if test(mode):
+            return words
+    return "not a regular file"

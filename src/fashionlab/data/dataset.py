@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DatasetError
+from ..fileio import entry_kind
 from .releases import get_release
 from .store import default_data_dir, fetch, inspect_folder, read_split_arrays
 
@@ -60,9 +61,12 @@ def load_dataset(
     """
     wanted = get_release(release)
     folder, origin = default_data_dir(wanted.name, data_dir)
-    if origin != "cache" and not folder.is_dir():
+    kind = entry_kind(folder)
+    if kind not in (None, "a directory"):
+        raise DatasetError(f"{folder} (from {origin}) is {kind}, not a folder. Point it at the folder holding the IDX files.")
+    if origin != "cache" and kind is None:
         raise DatasetError(f"{folder} (from {origin}) is not a folder. Point it at the folder holding the IDX files.")
-    status = inspect_folder(folder) if folder.is_dir() else None
+    status = inspect_folder(folder) if kind else None
     if origin == "cache" and (status is None or status.missing):
         if not download:
             raise DatasetError(f"{folder}: no data here. Run `fashionlab data fetch --release {wanted.name}`.")

@@ -4,62 +4,80 @@ An IDX file is a 4-byte magic number (two zero bytes, a dtype code, the number o
 one big-endian uint32 per dimension, then the payload. Fashion-MNIST only uses dtype 0x08
 (unsigned byte): labels are 1-d (magic 2049), images are 3-d (magic 2051). Everything that
 can be wrong with such a file raises DatasetError naming the file and the problem.
+
+Reads are bounded: the header is read and checked first, then exactly the payload it declares
+plus one byte (to detect trailing data). A small .gz that inflates to gigabytes (a gzip bomb)
+therefore costs no more memory than its header admits, and a header may admit at most
+MAX_PAYLOAD_BYTES.
 """
 
 from __future__ import annotations
 
 import gzip
+import io
+import math
 import os
 import struct
 import zlib
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
 from ..errors import DatasetError
-from ..fileio import atomic_write_bytes
+from ..fileio import atomic_write_bytes, entry_kind
 
 GZIP_MAGIC = b"\x1f\x8b"
 UBYTE = 0x08
 LABELS_MAGIC = 0x00000801  # 2049: ubyte, 1 dimension
 IMAGES_MAGIC = 0x00000803  # 2051: ubyte, 3 dimensions
+# The largest payload a header may declare. The biggest MNIST-family file (EMNIST byclass
+# images, 814,255 x 28 x 28) is about 640 MB; the releases fashionlab knows are under 50 MB.
+MAX_PAYLOAD_BYTES = 1 << 30
+_REFETCH = "Delete the file and fetch it again (`fashionlab data fetch`)."
 
 
 def check_name_matches_compression(path: Path, head: bytes) -> None:
     """A .gz name must hold gzip bytes (a mislabelled file means a broken download or copy)."""
     if path.suffix == ".gz" and head[:2] != GZIP_MAGIC:
-        raise DatasetError(
-            f"{path}: the name ends in .gz but the file is not gzip-compressed. "
-            "Delete the file and fetch it again (`fashionlab data fetch`)."
-        )
+        raise DatasetError(f"{path}: the name ends in .gz but the file is not gzip-compressed. {_REFETCH}")
 
 
-def _read_bytes(path: Path) -> bytes:
+def open_data_file(path: Path) -> BinaryIO:
+    """Open a regular file for reading, or raise DatasetError saying what is there instead.
+
+    Checked before opening: open() on a FIFO blocks until a writer appears, and a device never ends.
+    """
+    kind = entry_kind(path)
+    if kind is None:
+        raise DatasetError(f"{path}: file not found.")
+    if kind != "a file":
+        raise DatasetError(f"{path} is {kind}, not a data file. Put the IDX file there, or remove what is there.")
     try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise DatasetError(f"{path}: file not found.") from None
+        return open(path, "rb")
     except OSError as exc:
-        raise DatasetError(f"{path}: cannot read the file ({exc.strerror}).") from None
-    check_name_matches_compression(path, raw)
-    if raw[:2] == GZIP_MAGIC:
-        try:
-            return gzip.decompress(raw)
-        except (OSError, EOFError, zlib.error) as exc:
-            raise DatasetError(
-                f"{path}: the gzip stream is corrupt or truncated ({exc}). "
-                "Delete the file and fetch it again (`fashionlab data fetch`)."
-            ) from None
-    return raw
+        raise DatasetError(f"{path}: cannot read the file ({exc.strerror}). Check its permissions.") from None
 
 
-def parse_idx(data: bytes, source: str | os.PathLike = "<bytes>", expect_magic: int | None = None) -> np.ndarray:
-    """Decode the bytes of an (uncompressed) IDX file into a uint8 array."""
-    name = str(source)
-    if len(data) < 4:
-        raise DatasetError(f"{name}: truncated header ({len(data)} bytes, an IDX header needs at least 4).")
-    zero, dtype_code, ndim = struct.unpack(">HBB", data[:4])
-    magic = struct.unpack(">I", data[:4])[0]
+def _read_up_to(stream: BinaryIO, n: int) -> bytes:
+    """Up to `n` bytes: fewer only at the end of the stream."""
+    chunks, got = [], 0
+    while got < n:
+        block = stream.read(n - got)
+        if not block:
+            break
+        chunks.append(block)
+        got += len(block)
+    return b"".join(chunks)
+
+
+def _read_header(stream: BinaryIO, name: str, expect_magic: int | None) -> tuple[tuple[int, ...], int]:
+    """The declared shape and the header's length, after every check a header allows."""
+    head = _read_up_to(stream, 4)
+    if len(head) < 4:
+        raise DatasetError(f"{name}: truncated header ({len(head)} bytes, an IDX header needs at least 4).")
+    zero, dtype_code, ndim = struct.unpack(">HBB", head)
+    magic = struct.unpack(">I", head)[0]
     if zero != 0 or ndim == 0:
         raise DatasetError(f"{name}: not an IDX file (magic number {magic} is not of the form 0x0000TTDD).")
     if dtype_code != UBYTE:
@@ -69,26 +87,84 @@ def parse_idx(data: bytes, source: str | os.PathLike = "<bytes>", expect_magic: 
     if expect_magic is not None and magic != expect_magic:
         raise DatasetError(f"{name}: wrong magic number {magic}, expected {expect_magic}.")
     header_len = 4 + 4 * ndim
-    if len(data) < header_len:
+    dims = _read_up_to(stream, 4 * ndim)
+    if len(dims) < 4 * ndim:
+        raise DatasetError(f"{name}: truncated header ({4 + len(dims)} bytes, {ndim} dimensions need {header_len}).")
+    shape = struct.unpack(f">{ndim}I", dims)
+    declared = math.prod(shape)  # a Python int: (2^22, 2^21, 2^21) must not wrap around in int64
+    if declared > MAX_PAYLOAD_BYTES:
         raise DatasetError(
-            f"{name}: truncated header ({len(data)} bytes, {ndim} dimensions need {header_len})."
+            f"{name}: the header declares shape {shape} ({declared:,} bytes), more than the "
+            f"{MAX_PAYLOAD_BYTES:,} any MNIST-family file holds: the file is damaged or not a dataset file. {_REFETCH}"
         )
-    shape = struct.unpack(f">{ndim}I", data[4:header_len])
-    expected = int(np.prod(shape, dtype=np.int64))
-    payload = len(data) - header_len
-    if payload != expected:
-        problem = "truncated payload" if payload < expected else "trailing bytes after the payload"
+    return shape, header_len
+
+
+def _read_idx_stream(stream: BinaryIO, name: str, expect_magic: int | None) -> np.ndarray:
+    shape, _ = _read_header(stream, name, expect_magic)
+    declared = math.prod(shape)
+    buffer = bytearray(declared)
+    view, got = memoryview(buffer), 0
+    while got < declared:
+        n = stream.readinto(view[got:])
+        if not n:
+            break
+        got += n
+    if got < declared:
         raise DatasetError(
-            f"{name}: {problem}: the header declares shape {tuple(shape)} ({expected} bytes) "
-            f"but the file holds {payload}. Delete the file and fetch it again."
+            f"{name}: truncated payload: the header declares shape {tuple(shape)} ({declared} bytes) "
+            f"but the file holds {got}. Delete the file and fetch it again."
         )
-    return np.frombuffer(data, dtype=np.uint8, offset=header_len).reshape(shape)
+    if stream.read(1):  # one byte past the declared size, never the whole rest of the stream
+        raise DatasetError(
+            f"{name}: trailing bytes after the payload: the header declares shape {tuple(shape)} ({declared} bytes) "
+            f"but the file holds more. Delete the file and fetch it again."
+        )
+    array = np.frombuffer(buffer, dtype=np.uint8)
+    try:
+        array = array.reshape(shape)
+    except ValueError:  # more dimensions than numpy supports
+        raise DatasetError(f"{name}: {len(shape)} dimensions; an IDX file of images or labels has 1 to 3.") from None
+    array.flags.writeable = False
+    return array
+
+
+def _with_stream(path: Path, read):
+    """Call `read(stream)` on the decompressed content of `path`, mapping gzip failures to DatasetError."""
+    with open_data_file(path) as raw:
+        try:
+            head = raw.read(2)
+            raw.seek(0)
+        except OSError as exc:
+            raise DatasetError(f"{path}: cannot read the file ({exc.strerror}).") from None
+        check_name_matches_compression(path, head)
+        if head != GZIP_MAGIC:
+            try:
+                return read(raw)
+            except OSError as exc:
+                raise DatasetError(f"{path}: cannot read the file ({exc.strerror}).") from None
+        try:
+            with gzip.GzipFile(fileobj=raw, mode="rb") as stream:
+                return read(stream)
+        except (OSError, EOFError, zlib.error) as exc:
+            raise DatasetError(f"{path}: the gzip stream is corrupt or truncated ({exc}). {_REFETCH}") from None
+
+
+def read_idx_shape(path: str | os.PathLike, expect_magic: int | None = None) -> tuple[int, ...]:
+    """The shape an IDX file's header declares, reading only the header (checked as read_idx does)."""
+    path = Path(path)
+    return _with_stream(path, lambda stream: _read_header(stream, str(path), expect_magic)[0])
+
+
+def parse_idx(data: bytes, source: str | os.PathLike = "<bytes>", expect_magic: int | None = None) -> np.ndarray:
+    """Decode the bytes of an (uncompressed) IDX file into a read-only uint8 array."""
+    return _read_idx_stream(io.BytesIO(data), str(source), expect_magic)
 
 
 def read_idx(path: str | os.PathLike, expect_magic: int | None = None) -> np.ndarray:
-    """Read a gzipped or raw IDX file. The returned array is read-only (it views the file bytes)."""
+    """Read a gzipped or raw IDX file into a read-only uint8 array, with bounded reads."""
     path = Path(path)
-    return parse_idx(_read_bytes(path), path, expect_magic)
+    return _with_stream(path, lambda stream: _read_idx_stream(stream, str(path), expect_magic))
 
 
 def encode_idx(array: np.ndarray) -> bytes:

@@ -8,6 +8,11 @@ IDX files are accepted.
 
 Decoded arrays are cached as .npy files named by the md5 of the file they came from, and
 memory-mapped on later loads: a changed file has another md5, so it can never hit a stale entry.
+An entry is still checked when read (dtype, the shape the file's header declares, label range):
+a damaged or tampered one is rebuilt from the file, with a warning.
+
+Every header is read and checked (magic, 28x28 images, at least one image, counts that agree)
+before any payload is decompressed.
 """
 
 from __future__ import annotations
@@ -20,43 +25,62 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DatasetError
-from ..fileio import atomic_open
+from ..fileio import atomic_open, entry_kind
 from .download import download, md5_of
-from .idx import IMAGES_MAGIC, LABELS_MAGIC, check_name_matches_compression, read_idx
+from .idx import IMAGES_MAGIC, LABELS_MAGIC, read_idx, read_idx_shape
 from .releases import SPLIT_FILES, Release, closest, get_release, identify
 
 SUBFOLDERS = ("", "FashionMNIST/raw", "MNIST/raw", "KMNIST/raw", "raw")
 
 
+def _expand(path: str | os.PathLike, origin: str) -> Path:
+    try:
+        return Path(path).expanduser()
+    except RuntimeError:  # ~user that does not exist, or no home directory at all
+        raise DatasetError(f"{origin}: cannot expand {str(path)!r} (no such user or home directory). Give a full path.") from None
+
+
 def cache_root() -> Path:
     env = os.environ.get("FASHIONLAB_CACHE")
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "fashionlab"
+    if env:
+        return _expand(env, "FASHIONLAB_CACHE")
+    return _expand("~", "the user cache (set FASHIONLAB_CACHE)") / ".cache" / "fashionlab"
 
 
 def default_data_dir(release: str, data_dir: str | os.PathLike | None = None) -> tuple[Path, str]:
     """The folder to use and where its name came from ('--data-dir', 'FASHIONLAB_DATA', 'cache')."""
     if data_dir is not None:
-        return Path(data_dir).expanduser(), "--data-dir"
+        return _expand(data_dir, "--data-dir"), "--data-dir"
     env = os.environ.get("FASHIONLAB_DATA")
     if env:
-        return Path(env).expanduser(), "FASHIONLAB_DATA"
+        return _expand(env, "FASHIONLAB_DATA"), "FASHIONLAB_DATA"
     return cache_root() / release, "cache"
 
 
+def _candidates(folder: Path, gz_name: str):
+    for sub in SUBFOLDERS:
+        base = folder / sub if sub else folder
+        for name in (gz_name, gz_name[: -len(".gz")]):
+            yield base / name
+
+
 def locate_files(folder: Path) -> dict[str, Path | None]:
-    """Map each split (train_images, ...) to its file in `folder`, or None when absent."""
+    """Map each split (train_images, ...) to its regular file in `folder`, or None when absent."""
     found: dict[str, Path | None] = {}
     for split, gz_name in SPLIT_FILES.items():
-        found[split] = None
-        for sub in SUBFOLDERS:
-            base = folder / sub if sub else folder
-            for name in (gz_name, gz_name[: -len(".gz")]):
-                if (base / name).is_file():
-                    found[split] = base / name
-                    break
-            if found[split] is not None:
-                break
+        found[split] = next((p for p in _candidates(folder, gz_name) if entry_kind(p) == "a file"), None)
     return found
+
+
+def locate_obstacles(folder: Path) -> dict[str, str]:
+    """Paths where a data file belongs but something else is (a directory, FIFO, device...): path -> what."""
+    obstacles = {}
+    for gz_name in SPLIT_FILES.values():
+        for path in _candidates(folder, gz_name):
+            kind = entry_kind(path)
+            if kind not in (None, "a file"):
+                obstacles[str(path)] = kind
+    return obstacles
 
 
 @dataclass
@@ -67,10 +91,18 @@ class FolderStatus:
     files: dict[str, Path | None]
     md5: dict[str, str] = field(default_factory=dict)  # gz file name -> md5 of the file found
     release: Release | None = None
+    obstacles: dict[str, str] = field(default_factory=dict)  # path -> what is there instead of a file
 
     @property
     def missing(self) -> list[str]:
         return [SPLIT_FILES[s] for s, p in self.files.items() if p is None]
+
+    def missing_text(self) -> str:
+        """'missing a, b', and what stands where a missing file belongs."""
+        text = f"missing {', '.join(self.missing)}"
+        names = set(self.missing) | {n[: -len(".gz")] for n in self.missing}
+        there = [f"{p} is {kind}" for p, kind in self.obstacles.items() if Path(p).name in names]
+        return text + (f" ({'; '.join(there)}, not a file)" if there else "")
 
     @property
     def release_name(self) -> str:
@@ -78,7 +110,7 @@ class FolderStatus:
 
     def describe(self) -> str:
         if self.missing:
-            return f"incomplete: missing {', '.join(self.missing)}"
+            return f"incomplete: {self.missing_text()}"
         if self.release:
             return f"{self.release.name}: {self.release.description}"
         near, count = closest(self.md5)
@@ -87,13 +119,26 @@ class FolderStatus:
         return "unknown copy (no file matches a known release)"
 
 
+def _checksum(path: Path) -> str:
+    try:
+        return md5_of(path)
+    except OSError as exc:
+        raise DatasetError(f"{path}: cannot read the file ({exc.strerror}). Check its permissions.") from None
+
+
 def inspect_folder(folder: str | os.PathLike) -> FolderStatus:
     folder = Path(folder)
+    try:
+        os.listdir(folder)
+    except FileNotFoundError:
+        pass  # reported as missing files by the caller
+    except OSError as exc:
+        raise DatasetError(f"{folder}: cannot read the folder ({exc.strerror}). Check its permissions.") from None
     files = locate_files(folder)
-    status = FolderStatus(folder, files)
+    status = FolderStatus(folder, files, obstacles=locate_obstacles(folder))
     for split, path in files.items():
         if path is not None:
-            status.md5[SPLIT_FILES[split]] = md5_of(path)
+            status.md5[SPLIT_FILES[split]] = _checksum(path)
     if not status.missing:
         status.release = identify(status.md5)
     return status
@@ -103,54 +148,91 @@ def fetch(release: str | Release, data_dir: str | os.PathLike | None = None, **d
     """Download the files of `release` that are missing from the data folder."""
     rel = get_release(release) if isinstance(release, str) else release
     folder, _ = default_data_dir(rel.name, data_dir)
-    status = inspect_folder(folder) if folder.exists() else FolderStatus(folder, locate_files(folder))
+    kind = entry_kind(folder)
+    if kind not in (None, "a directory"):
+        raise DatasetError(f"{folder} is {kind}, not a folder. Point --data-dir or FASHIONLAB_DATA elsewhere.")
+    status = inspect_folder(folder) if kind else FolderStatus(folder, locate_files(folder))
     for split, path in status.files.items():
         name = SPLIT_FILES[split]
         if path is None:
-            download(rel.urls(name), folder / name, rel.md5[name], **download_options)
+            dest = folder / name
+            if str(dest) in status.obstacles:
+                raise DatasetError(f"{dest} is {status.obstacles[str(dest)]}, not a file, so it cannot be downloaded "
+                                   "there. Remove it and fetch again.")
+            download(rel.urls(name), dest, rel.md5[name], **download_options)
     return inspect_folder(folder)
 
 
-def _cached_array(path: Path, md5: str, magic: int) -> np.ndarray:
-    """Decode `path` once, then memory-map the .npy named after its md5."""
+def _cache_problem(array, shape: tuple[int, ...], labels: bool) -> str | None:
+    """Why a cache entry cannot stand for a file whose header declares `shape`; None if it can."""
+    if array.dtype != np.uint8:
+        return f"holds dtype {array.dtype}, not uint8"
+    if array.shape != tuple(shape):
+        return f"holds shape {array.shape}, but the file declares {tuple(shape)}"
+    if labels and array.size and int(array.max()) > 9:
+        return f"holds label {int(array.max())}, outside 0-9"
+    return None
+
+
+def _cached_array(path: Path, md5: str, magic: int, shape: tuple[int, ...]) -> np.ndarray:
+    """Decode `path` once, then memory-map the .npy named after its md5 (checked against `shape`)."""
     cache = cache_root() / "arrays" / f"{md5}.npy"
-    with open(path, "rb") as fh:  # same content under a wrong name is still an error
-        check_name_matches_compression(path, fh.read(2))
-    if cache.is_file():
+    if entry_kind(cache) == "a file":
         try:
-            return np.load(cache, mmap_mode="r")
-        except (OSError, ValueError):
-            pass  # a damaged cache entry: decode again and overwrite it
+            array = np.load(cache, mmap_mode="r")  # no pickles: allow_pickle is False
+            problem = _cache_problem(array, shape, labels=magic == LABELS_MAGIC)
+        except (OSError, ValueError, EOFError):
+            problem = "cannot be read"
+        if problem is None:
+            return array
+        warnings.warn(f"the array cache {cache} {problem}; rebuilt it from {path}", stacklevel=3)
     array = read_idx(path, expect_magic=magic)
     try:
         with atomic_open(cache, "wb") as fh:
             np.save(fh, array)
     except OSError as exc:  # a read-only home must not stop training
-        warnings.warn(f"could not write the array cache {cache}: {exc.strerror}", stacklevel=2)
+        warnings.warn(f"could not write the array cache {cache}: {exc.strerror}", stacklevel=3)
     return array
+
+
+def read_split_shapes(status: FolderStatus) -> dict[str, tuple[int, ...]]:
+    """Every file's declared shape, checked (28x28 images, at least one, counts that agree) from headers only."""
+    shapes = {}
+    for split, path in status.files.items():
+        shapes[split] = read_idx_shape(path, IMAGES_MAGIC if split.endswith("images") else LABELS_MAGIC)
+    for part in ("train", "test"):
+        images_path, labels_path = status.files[f"{part}_images"], status.files[f"{part}_labels"]
+        images, labels = shapes[f"{part}_images"], shapes[f"{part}_labels"]
+        if images[1:] != (28, 28):
+            raise DatasetError(f"{images_path}: images are {images[1:]}, expected 28x28.")
+        if images[0] == 0:
+            raise DatasetError(
+                f"{images_path}: holds 0 images; the {part} set needs at least one. "
+                "Delete the file and fetch it again (`fashionlab data fetch`), or point --data-dir at a complete copy."
+            )
+        if images[0] != labels[0]:
+            raise DatasetError(
+                f"{images_path}: {images[0]} images but {labels_path} holds {labels[0]} labels; the counts must agree."
+            )
+    return shapes
 
 
 def read_split_arrays(status: FolderStatus, use_cache: bool = True) -> dict[str, np.ndarray]:
     """The four arrays of a complete folder, validated for shape and agreement."""
     if status.missing:
         raise DatasetError(
-            f"{status.folder}: missing {', '.join(status.missing)}. "
+            f"{status.folder}: {status.missing_text()}. "
             "Run `fashionlab data fetch`, or point --data-dir / FASHIONLAB_DATA at a folder that has them."
         )
+    shapes = read_split_shapes(status)
     arrays = {}
     for split, path in status.files.items():
         magic = IMAGES_MAGIC if split.endswith("images") else LABELS_MAGIC
         md5 = status.md5[SPLIT_FILES[split]]
-        arrays[split] = _cached_array(path, md5, magic) if use_cache else read_idx(path, expect_magic=magic)
+        arrays[split] = (_cached_array(path, md5, magic, shapes[split]) if use_cache
+                         else read_idx(path, expect_magic=magic))
     for part in ("train", "test"):
-        images, labels = arrays[f"{part}_images"], arrays[f"{part}_labels"]
-        if images.shape[0] != labels.shape[0]:
-            raise DatasetError(
-                f"{status.files[part + '_images']}: {images.shape[0]} images but "
-                f"{status.files[part + '_labels']} holds {labels.shape[0]} labels; the counts must agree."
-            )
-        if images.shape[1:] != (28, 28):
-            raise DatasetError(f"{status.files[part + '_images']}: images are {images.shape[1:]}, expected 28x28.")
+        labels = arrays[f"{part}_labels"]
         if labels.size and int(labels.max()) > 9:
             raise DatasetError(f"{status.files[part + '_labels']}: label {int(labels.max())} is outside 0-9.")
     return arrays
