@@ -3,23 +3,28 @@
 Run on purpose (not in CI); prints a table and writes JSON. Each figure is the median of
 `--repeats` timed windows after a warm-up, measured on the real training step (batch gather from
 the training tensor, augmentation where the protocol has it, forward, backward, optimizer step,
-constraints). With `--peer keras` it also runs CNN-2's protocol in Keras 3 on TensorFlow in the
-same process (install the `peer` extra) and prints the ratio, so both figures share the
-machine's state.
+constraints). With `--peer keras2` it times CNN-2's paper protocol against the paper's own stack,
+Keras 2 with ImageDataGenerator (`keras2_peer.py`, the `peer` extra), alternating processes, and
+prints the median of the per-round ratios. The machine's GEMM rate is printed beside the figures.
 
     python benchmarks/throughput.py                       # all six models on the CPU (and CUDA if present)
-    python benchmarks/throughput.py --models cnn-2 --peer keras
+    python benchmarks/throughput.py --peer keras2 --rounds 3
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import platform
 import resource
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine import gemm_gflops, machine_record  # noqa: E402
 
 
 def peak_rss_mib() -> float:
@@ -31,7 +36,8 @@ def fashionlab_images_per_second(name: str, device_name: str, steps: int, repeat
 
     from fashionlab.experiment import load_config
     from fashionlab.models import build_model
-    from fashionlab.training import TrainStep, make_optimizer, place_model, resolve_device
+    from fashionlab.device import place_model, resolve_device
+    from fashionlab.training import TrainStep, make_optimizer
 
     config = load_config(name, {"device": device_name, "precision": precision})
     device = resolve_device(device_name)
@@ -66,48 +72,40 @@ def fashionlab_images_per_second(name: str, device_name: str, steps: int, repeat
             "peak_memory_mib": peak, "peak_memory_kind": "cuda allocated" if device.type == "cuda" else "process max RSS"}
 
 
-def keras_cnn2_images_per_second(steps: int, repeats: int, precision: str = "fp32") -> dict:
-    """CNN-2's paper protocol in Keras 3 on TensorFlow: same layers, SGD 0.01, batch 32, flip + zoom.
+def run_json(cmd: list[str]) -> dict:
+    """Run one measurement in a fresh process and read the JSON it writes."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "result.json"
+        subprocess.run(cmd + ["--json", str(out)], check=True, stdout=subprocess.DEVNULL)
+        return json.loads(out.read_text())
 
-    Keras 3 has no ImageDataGenerator; its in-graph RandomFlip/RandomZoom layers are the batched
-    equivalent (and faster than the paper's per-sample generator). bf16 uses Keras's
-    mixed_bfloat16 policy, the counterpart of fashionlab's autocast.
+
+def versus_keras2(steps: int, rounds: int) -> list[dict]:
+    """CNN-2's protocol, fashionlab against the paper's stack (keras2_peer.py), each in its own process.
+
+    TensorFlow and PyTorch in one process segfaulted here, so the two alternate A B A B; each
+    round times fashionlab bf16 and fp32 and Keras fp32 (its default) and mixed_bfloat16, and the
+    ratios are taken within a round, so the machine's drift between rounds cancels.
     """
-    import os
-
-    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import keras
-    import numpy as np
-    from keras import constraints, layers
-
-    keras.mixed_precision.set_global_policy("mixed_bfloat16" if precision == "bf16" else "float32")
-    def conv(filters):
-        return layers.Conv2D(filters, 3, padding="same", activation="relu", kernel_constraint=constraints.UnitNorm(axis=[0, 1, 2]))
-
-    model = keras.Sequential([
-        keras.Input((28, 28, 1)),
-        layers.RandomFlip("horizontal"), layers.RandomZoom(0.1, 0.1, fill_mode="nearest"),
-        conv(32), layers.BatchNormalization(), conv(32), layers.BatchNormalization(), layers.MaxPooling2D(), layers.Dropout(0.2),
-        conv(64), layers.BatchNormalization(), conv(64), layers.MaxPooling2D(), layers.Dropout(0.2),
-        layers.Flatten(), layers.Dense(256, activation="relu"), layers.BatchNormalization(), layers.Dropout(0.2),
-        layers.Dense(10), layers.Activation("softmax", dtype="float32"),
-    ])
-    model.compile(optimizer=keras.optimizers.SGD(0.01), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    bs = 32
-    x = np.random.rand(steps * bs, 28, 28, 1).astype("float32")
-    y = np.random.randint(0, 10, steps * bs)
-    model.fit(x[: 20 * bs], y[: 20 * bs], batch_size=bs, epochs=1, verbose=0)  # warm-up and tracing
-    rates = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        model.fit(x, y, batch_size=bs, epochs=1, verbose=0, shuffle=True)
-        rates.append(steps * bs / (time.perf_counter() - t0))
-    import tensorflow as tf
-
-    return {"model": "cnn-2", "engine": f"keras {keras.__version__} / tensorflow {tf.__version__}", "device": "cpu",
-            "precision": precision, "batch_size": bs, "images_per_second": statistics.median(rates), "runs": rates,
-            "peak_memory_mib": peak_rss_mib(), "peak_memory_kind": "process max RSS"}
+    ours = [sys.executable, __file__, "--models", "cnn-2", "--steps", str(steps), "--repeats", "1", "--devices", "cpu"]
+    peer = [sys.executable, str(Path(__file__).with_name("keras2_peer.py")), "throughput", "--steps", str(steps)]
+    pairs = {"fashionlab bf16 / Keras 2 fp32 (each stack's default)": ("bf16", "fp32"),
+             "fashionlab fp32 / Keras 2 fp32": ("fp32", "fp32"),
+             "fashionlab bf16 / Keras 2 mixed_bfloat16": ("bf16", "bf16")}
+    rounds_out = []
+    for r in range(rounds):
+        rates = {}
+        for side, precision in (("ours", "bf16"), ("keras", "fp32"), ("ours", "fp32"), ("keras", "bf16")):
+            if side == "ours":
+                rate = run_json(ours + ["--precision", precision])["results"][0]["images_per_second"]
+            else:
+                rate = run_json(peer + ["--precision", precision])["images_per_second"]
+            rates[(side, precision)] = rate
+            print(f"round {r + 1}: {'fashionlab' if side == 'ours' else 'Keras 2':<10} {precision}: {rate:8,.0f} images/s",
+                  flush=True)
+        rounds_out.append({"rates": {f"{s} {p}": v for (s, p), v in rates.items()},
+                           "ratios": {k: rates[("ours", a)] / rates[("keras", b)] for k, (a, b) in pairs.items()}})
+    return rounds_out
 
 
 def main() -> None:
@@ -117,13 +115,18 @@ def main() -> None:
     parser.add_argument("--precision", nargs="+", default=["fp32"], choices=["fp32", "bf16"])
     parser.add_argument("--steps", type=int, default=150, help="optimizer steps per timed window")
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--peer", choices=["keras"], help="also time CNN-2's protocol in Keras 3 / TensorFlow")
+    parser.add_argument("--peer", choices=["keras2"], help="time CNN-2's protocol against Keras 2 (tf_keras, ImageDataGenerator)")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds against the peer")
     parser.add_argument("--json", default="benchmarks/results/throughput.json")
     args = parser.parse_args()
 
     import torch
 
+    gemm = {"gemm_gflops_fp32": gemm_gflops("fp32"), "gemm_gflops_bf16": gemm_gflops("bf16")}
+    print(f"machine: GEMM {gemm['gemm_gflops_fp32']:,.0f} GFLOP/s fp32, {gemm['gemm_gflops_bf16']:,.0f} bf16", flush=True)
     devices = args.devices or (["cpu", "cuda"] if torch.cuda.is_available() else ["cpu"])
+    if args.peer:
+        devices = []  # the comparison with the peer starts its own processes, one measurement each
     results = []
     for device in devices:
         for precision in args.precision:
@@ -133,21 +136,13 @@ def main() -> None:
                 print(f"{r['model']:<7} {r['device']:<5} {r['precision']:<5} batch {r['batch_size']:>4}: "
                       f"{r['images_per_second']:>9,.0f} images/s  (peak {r['peak_memory_mib']:,.0f} MiB {r['peak_memory_kind']})",
                       flush=True)
-    if args.peer == "keras":
-        peers = []
-        for precision in args.precision:
-            peer = keras_cnn2_images_per_second(args.steps, args.repeats, precision)
-            peers.append(peer)
-            print(f"cnn-2   keras cpu {precision:<5} batch   32: {peer['images_per_second']:>9,.0f} images/s  ({peer['engine']})",
-                  flush=True)
-        results += peers
-        ours = [r for r in results if r["model"] == "cnn-2" and r["engine"] == "fashionlab" and r["device"] == "cpu"]
-        for r in ours:
-            for peer in peers:
-                print(f"ratio fashionlab {r['precision']} / keras {peer['precision']} on cnn-2, cpu: "
-                      f"{r['images_per_second'] / peer['images_per_second']:.2f}x")
-    record = {"machine": {"platform": platform.platform(), "processor": platform.processor(),
-                          "threads": torch.get_num_threads(), "torch": torch.__version__},
+    if args.peer == "keras2":
+        peer_rounds = versus_keras2(args.steps, args.rounds)
+        results.append({"peer": "keras2", "rounds": peer_rounds})
+        for name in peer_rounds[0]["ratios"]:
+            values = [r["ratios"][name] for r in peer_rounds]
+            print(f"{name}: median {statistics.median(values):.2f}x  (rounds: {', '.join(f'{v:.2f}' for v in values)})")
+    record = {"machine": {**machine_record(), "threads": torch.get_num_threads(), "torch": torch.__version__, **gemm},
               "results": results}
     out = Path(args.json)
     out.parent.mkdir(parents=True, exist_ok=True)
