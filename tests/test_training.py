@@ -63,7 +63,7 @@ def test_every_preset_trains_one_epoch_and_writes_a_complete_run(preset, synthet
     assert len(rows) == 1
     env = json.loads((result.run_dir / "environment.json").read_text())
     assert env["seed"] == 0 and env["threads"] >= 1 and env["device"] == "cpu"
-    from fashionlab.training import cpu_has_native_bf16
+    from fashionlab.device import cpu_has_native_bf16
 
     assert env["precision"] == ("bf16" if cpu_has_native_bf16() else "fp32")  # precision "auto"
     assert env["dataset"]["release"] == "unknown" and len(env["dataset"]["checksums"]) == 4
@@ -246,3 +246,16 @@ def test_trained_cnn2_kernels_are_unit_norm_along_the_configured_axis(axis, dims
         torch.testing.assert_close(norms, torch.ones_like(norms), atol=1e-5, rtol=0)
     rows = torch.cat([w.norm(dim=2).flatten() for w in kernels])
     assert (axis == "rows") == bool(((rows - 1).abs() < 1e-5).all())  # only the rows form fixes row norms
+
+
+def test_one_precision_rule_for_scoring_a_run():
+    """evaluate and predict both score a run in the precision it recorded, when on the same device type."""
+    from fashionlab.device import resolve_precision, scoring_precision
+
+    cpu = torch.device("cpu")
+    assert scoring_precision("bf16", cpu, {"device": "cpu", "precision": "fp32"}) == "fp32"
+    assert scoring_precision("auto", cpu, {"device": "cpu", "precision": "bf16"}) == "bf16"
+    assert scoring_precision("auto", cpu, {"device": "cpu"}) == "fp32"  # recorded before precision existed
+    # Trained on another device type: the config's precision is resolved again for this device.
+    assert scoring_precision("fp32", cpu, {"device": "cuda:0", "precision": "bf16"}) == "fp32"
+    assert scoring_precision("auto", cpu, None) == resolve_precision("auto", cpu)

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import csv
 import io
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
+from .device import autocast, place_model, resolve_device, scoring_precision
+from .experiment import ExperimentConfig
 from .fileio import atomic_write_text
 
 
@@ -33,7 +36,7 @@ def predict_logits(model: torch.nn.Module, x: torch.Tensor, batch_size: int = 10
         batch = x[start : start + batch_size]
         if channels_last:
             batch = batch.contiguous(memory_format=torch.channels_last)
-        with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
+        with autocast(x.device, precision):
             logits = model(batch).float()
             if tta_flip:
                 logits = (logits + model(batch.flip(-1)).float()) / 2
@@ -123,12 +126,22 @@ def write_predictions(path, probabilities, labels, classes) -> None:
     atomic_write_text(path, predictions_csv(probabilities, labels, classes))
 
 
-def load_run_model(run_dir, device="auto"):
-    """The config, model (with the run's test-set weights) and device of a finished run."""
+@dataclass
+class LoadedRun:
+    """A finished network run, ready to score: its model on `device`, in eval mode."""
+
+    config: ExperimentConfig
+    model: torch.nn.Module
+    device: torch.device
+    channels_last: bool
+    precision: str  # by the one rule of device.scoring_precision
+
+
+def load_run_model(run_dir, device="auto") -> LoadedRun:
+    """The config and model (with the run's test-set weights) of a finished run, placed on `device`."""
     from .experiment import load_config
     from .models import build_model
     from .runs import RunDir
-    from .training import place_model, resolve_device
 
     run = RunDir(run_dir)
     run.require_network()
@@ -142,7 +155,9 @@ def load_run_model(run_dir, device="auto"):
 
         raise UserError(f"{run.weights}: the weights do not fit model {config.model} ({exc}).") from None
     model, channels_last = place_model(model, device)
-    return config, model.eval(), device, channels_last
+    environment = run.read_json(run.environment) if run.environment.is_file() else None
+    return LoadedRun(config, model.eval(), device, channels_last,
+                     scoring_precision(config.precision, device, environment))
 
 
 def evaluate_run(run_dir, data_dir=None, device="auto", tta_flip: bool | None = None) -> tuple[dict, list[str] | None]:
@@ -158,7 +173,8 @@ def evaluate_run(run_dir, data_dir=None, device="auto", tta_flip: bool | None = 
     run = RunDir(run_dir)
     run.require_network()
     run.require("environment.json")
-    config, model, device, channels_last = load_run_model(run_dir, device)
+    loaded = load_run_model(run_dir, device)
+    config = loaded.config
     dataset = load_dataset(config.release, data_dir)
     environment = run.read_json(run.environment)
     recorded = environment["dataset"]
@@ -171,8 +187,8 @@ def evaluate_run(run_dir, data_dir=None, device="auto", tta_flip: bool | None = 
                 f"(release {recorded['release']}). Pass --data-dir pointing at that release."
             )
     overridden = tta_flip is not None and tta_flip != config.tta_flip
-    metrics, probabilities = evaluate(model, dataset.test_images, dataset.test_labels, dataset.classes, device,
-                                      config.eval_batch_size, channels_last, environment.get("precision", "fp32"),
+    metrics, probabilities = evaluate(loaded.model, dataset.test_images, dataset.test_labels, dataset.classes,
+                                      loaded.device, config.eval_batch_size, loaded.channels_last, loaded.precision,
                                       config.tta_flip if tta_flip is None else tta_flip)
     if overridden:
         return metrics, None

@@ -75,14 +75,17 @@ def predict_images(run_dir, paths, top_k: int = 3, device: str = "auto") -> list
 
     from .data.releases import get_release
     from .evaluation import load_run_model, predict_logits, to_input
-    from .training import resolve_precision
 
+    if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
+        raise UserError(f"--top {top_k}: give how many classes to show, 1 or more.")
     prepared = [prepare_image(p) for p in paths]  # every file checked before any work
-    config, model, device, channels_last = load_run_model(run_dir, device)
-    classes = get_release(config.release).classes
-    x = to_input(np.stack([p.image for p in prepared]), device)
-    precision = resolve_precision(config.precision, device)
-    logits = predict_logits(model, x, channels_last=channels_last, precision=precision, tta_flip=config.tta_flip)
+    run = load_run_model(run_dir, device)  # scored in the precision `evaluate` uses (device.scoring_precision)
+    classes = get_release(run.config.release).classes
+    if top_k > len(classes):
+        raise UserError(f"--top {top_k}: the run's release has {len(classes)} classes; give 1 to {len(classes)}.")
+    x = to_input(np.stack([p.image for p in prepared]), run.device)
+    logits = predict_logits(run.model, x, channels_last=run.channels_last, precision=run.precision,
+                            tta_flip=run.config.tta_flip)
     probabilities = torch.softmax(logits, 1).cpu().numpy()
     results = []
     for path, prep, probs in zip(paths, prepared, probabilities):

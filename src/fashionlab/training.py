@@ -28,6 +28,7 @@ import torch.nn.functional as F
 
 from .data import load_dataset
 from .data.augment import augment_batch
+from .device import autocast, place_model, resolve_device, resolve_precision
 from .errors import UserError
 from .evaluation import evaluate, predict_logits, to_input, write_predictions
 from .experiment import ExperimentConfig, config_from_dict, load_config
@@ -36,24 +37,6 @@ from .models import build_model
 from .models.layers import apply_constraints
 from .models.summary import summarize
 from .runs import RunDir, environment_record
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "cuda" and not torch.cuda.is_available():
-        raise UserError("--device cuda: no CUDA device is available here. Use --device cpu or auto.")
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    return torch.device(name)
-
-
-def place_model(model: torch.nn.Module, device: torch.device) -> tuple[torch.nn.Module, bool]:
-    """Move `model` to `device`; convolutional models use channels_last on the CPU (about 1.3x
-    faster steps for CNN-2 here, as oneDNN's convolutions prefer it). Returns whether it did."""
-    model = model.to(device)
-    channels_last = device.type == "cpu" and any(isinstance(m, torch.nn.Conv2d) for m in model.modules())
-    if channels_last:
-        model = model.to(memory_format=torch.channels_last)
-    return model, channels_last
 
 
 def make_optimizer(config: ExperimentConfig, params) -> torch.optim.Optimizer:
@@ -81,34 +64,6 @@ def learning_rate_at(config: ExperimentConfig, step: int, total_steps: int) -> f
 def validation_split(n: int, fraction: float) -> int:
     """Index where Keras splits: train = [:split_at], validation = [split_at:]."""
     return int(n * (1.0 - fraction))
-
-
-def autocast(device: torch.device, precision: str):
-    """bf16 autocast for forward passes when asked; weights, optimizer and loss stay fp32."""
-    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
-
-
-def cpu_has_native_bf16() -> bool:
-    """AVX512-BF16 or AMX: where oneDNN runs bf16 convolutions natively (elsewhere it emulates, slower)."""
-    try:
-        with open("/proc/cpuinfo") as fh:
-            flags = next((line for line in fh if line.startswith("flags")), "").split()
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
-
-
-def resolve_precision(precision: str, device: torch.device) -> str:
-    """'auto' is bf16 where the hardware runs it natively, fp32 elsewhere.
-
-    Measured on this project's 2-core AVX512-BF16 CPU, CNN-2's paper protocol: 1.6x faster epochs
-    with test accuracy 92.56% against 92.60% in fp32 after 15 epochs, same seed (see README).
-    """
-    if precision != "auto":
-        return precision
-    if device.type == "cuda":
-        return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
-    return "bf16" if cpu_has_native_bf16() else "fp32"
 
 
 class TrainStep:
