@@ -31,6 +31,15 @@ def test_registry_lists_the_paper_models():
     assert set(EXPECTED) <= set(model_names())
 
 
+def test_every_model_records_its_family():
+    from fashionlab.models import model_entry
+
+    for name in model_names():
+        has_conv = any(isinstance(m, torch.nn.Conv2d) for m in build_model(name).modules())
+        assert model_entry(name).family == ("cnn" if has_conv else "ann"), name
+    assert model_entry("fastnet").family == "cnn" and model_entry("ann-3").family == "ann"
+
+
 def test_models_show_prints_keras_like_summary(capsys):
     assert main(["models", "show", "cnn-2"]) == 0
     out = capsys.readouterr().out

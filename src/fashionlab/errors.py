@@ -11,3 +11,11 @@ class DatasetError(UserError):
 
 class ConfigError(UserError):
     """An experiment config is invalid."""
+
+
+def did_you_mean(word: str, choices) -> str:
+    """' Did you mean 'x'?' for the closest of `choices` to a mistyped `word`, else ''."""
+    from difflib import get_close_matches
+
+    hint = get_close_matches(word, list(choices), n=1)
+    return f" Did you mean {hint[0]!r}?" if hint else ""

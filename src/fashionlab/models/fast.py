@@ -60,11 +60,11 @@ class FastNet(nn.Module):
         return self.head(self.blocks(self.stem(x))) * self.scale
 
 
-@register("fastnet", "residual CNN 32-64-128 with a pooled stem, for the fast preset (not in the paper)")
+@register("fastnet", "residual CNN 32-64-128 with a pooled stem, for the fast preset (not in the paper)", family="cnn")
 def fastnet() -> FastNet:
     return FastNet((32, 64, 128), (True, True), stem_pool=True)
 
 
-@register("fastnet-wide", "fastnet at twice the width, 64-128-256, for the best preset (not in the paper)")
+@register("fastnet-wide", "fastnet at twice the width, 64-128-256, for the best preset (not in the paper)", family="cnn")
 def fastnet_wide() -> FastNet:
     return FastNet((64, 128, 256), (True, True), stem_pool=True)
