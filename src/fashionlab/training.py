@@ -4,7 +4,7 @@ What it reproduces from Keras's `model.fit(x, y, validation_split=v, shuffle=Tru
 - the validation set is the *last* fraction v of the training arrays, taken before shuffling;
 - the training part is reshuffled every epoch; train loss/accuracy are the running means over
   the epoch's batches (in training mode, as Keras's progress bar reports them);
-- optimizers start from Keras's defaults (Adam eps 1e-7, RMSprop rho 0.9 eps 1e-7, plain SGD).
+- optimizers start from Keras's defaults (Adam eps 1e-7, RMSprop rho 0.9 eps 1e-7 inside the square root, plain SGD).
 
 Resume is exact: a checkpoint (written atomically after every epoch, and at the next batch
 boundary after Ctrl-C) holds the model, the optimizer, the epoch's permutation, the position in
@@ -36,6 +36,7 @@ from .fileio import atomic_write_text
 from .models import build_model
 from .models.layers import apply_constraints
 from .models.summary import summarize
+from .optim import KerasRMSprop
 from .runs import RunDir, environment_record
 
 
@@ -46,7 +47,7 @@ def make_optimizer(config: ExperimentConfig, params) -> torch.optim.Optimizer:
     if config.optimizer == "adamw":
         return torch.optim.AdamW(params, lr=lr, betas=(0.9, 0.999), eps=1e-7, weight_decay=wd)
     if config.optimizer == "rmsprop":
-        return torch.optim.RMSprop(params, lr=lr, alpha=0.9, eps=1e-7, momentum=0.0, weight_decay=wd)
+        return KerasRMSprop(params, lr=lr, rho=0.9, eps=1e-7, weight_decay=wd)  # epsilon inside the sqrt, as Keras
     return torch.optim.SGD(params, lr=lr, momentum=config.momentum, nesterov=config.momentum > 0, weight_decay=wd)
 
 
