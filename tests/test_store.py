@@ -285,3 +285,23 @@ def test_unreadable_folder_chmod(synthetic_dir):
 
 def test_data_dir_with_an_unknown_user(capsys):
     _one_line_exit_2(["data", "info", "--data-dir", "~no-such-user-fashionlab/data"], capsys)
+
+
+def test_download_into_a_folder_that_cannot_be_created(tmp_path, capsys):
+    from fashionlab.data.download import download
+
+    plain = tmp_path / "plain"
+    plain.write_text("a file where the data folder would go")
+    with pytest.raises(DatasetError, match=f"cannot create the folder {plain / 'data'}"):
+        download(["http://127.0.0.1:9/never"], plain / "data" / "x.gz", None, retries=1, backoff=0, progress=False)
+    err = _one_line_exit_2(["data", "fetch", "--data-dir", str(plain / "data"), "--quiet"], capsys)
+    assert "cannot create the folder" in err
+
+
+def test_download_refuses_a_non_file_partial(tmp_path):
+    from fashionlab.data.download import download
+
+    (tmp_path / "x.gz.part").mkdir()
+    with pytest.raises(DatasetError, match="x.gz.part is a directory"):
+        download(["http://127.0.0.1:9/never"], tmp_path / "x.gz", None, retries=1, backoff=0, progress=False)
+    assert (tmp_path / "x.gz.part").is_dir()

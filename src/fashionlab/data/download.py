@@ -16,6 +16,7 @@ import urllib.request
 from pathlib import Path
 
 from ..errors import DatasetError
+from ..fileio import entry_kind
 
 CHUNK = 1 << 16
 USER_AGENT = "fashionlab (+https://pypi.org/project/fashionlab)"
@@ -73,8 +74,17 @@ def download(
     connection resumes from where it stopped. Raises DatasetError when every URL failed.
     """
     dest = Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # a file where a folder belongs, a read-only disk, no permission
+        raise DatasetError(
+            f"cannot create the folder {dest.parent} for {dest.name} ({exc.strerror}). "
+            "Pass --data-dir (or set FASHIONLAB_DATA / FASHIONLAB_CACHE) to a folder you can write."
+        ) from None
     part = dest.with_name(dest.name + ".part")
+    kind = entry_kind(part)
+    if kind not in (None, "a file"):
+        raise DatasetError(f"{part} is {kind}, where the download's partial file goes. Remove it and fetch again.")
     failures: list[str] = []
     bar = None
     if progress:
