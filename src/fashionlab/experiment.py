@@ -8,6 +8,7 @@ of range. The resolved config is written into every run directory as config.toml
 from __future__ import annotations
 
 import dataclasses
+import math
 import sys
 from dataclasses import dataclass, field
 from difflib import get_close_matches
@@ -17,6 +18,7 @@ from pathlib import Path
 import tomli_w
 
 from .errors import ConfigError
+from .fileio import entry_kind
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -86,13 +88,39 @@ class ExperimentConfig:
 FIELDS = {f.name: f for f in dataclasses.fields(ExperimentConfig)}
 
 
+INT_MAX = 2**63 - 1  # every int key must fit in int64: torch takes seeds and sizes as int64
+
+
+def _bad_text(key: str, value: str) -> str | None:
+    """Why a string cannot be a value of `key` (it ends up in file names, TOML and one-line messages)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return "is not valid Unicode text (it holds a lone surrogate)"
+    if any(ch < " " or ch == "\x7f" for ch in value):
+        return "holds a control character (a newline, tab, NUL...); use one line of plain text"
+    if key == "name" and (not value.strip() or "/" in value or "\\" in value):
+        return "must be a non-empty name without / or \\ (it names the default run folder)"
+    return None
+
+
 def _validate_value(key: str, value, source: str):
     spec = FIELDS[key].metadata
     kind = spec["kind"]
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
-        value = float(value)
+        try:
+            value = float(value)
+        except OverflowError:
+            raise ConfigError(f"{source}: {key} must be a finite number; got {value!r}.") from None
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
         raise ConfigError(f"{source}: {key} must be {kind.__name__}, got {type(value).__name__} {value!r}.")
+    if kind is float and not math.isfinite(value):
+        # NaN compares false with every bound, and inf trains a garbage run: refuse both here.
+        raise ConfigError(f"{source}: {key} must be a finite number; got {value!r}.")
+    if kind is int and abs(value) > INT_MAX:
+        raise ConfigError(f"{source}: {key} must be at most 2**63 - 1 ({INT_MAX}); got {value!r}.")
+    if kind is str and (problem := _bad_text(key, value)):
+        raise ConfigError(f"{source}: {key} {problem}; got {value!r}.")
     if spec["choices"] and value not in spec["choices"]:
         raise ConfigError(f"{source}: {key} must be one of {', '.join(spec['choices'])}; got {value!r}.")
     low, high = spec["low"], spec["high"]
@@ -110,6 +138,8 @@ def _validate_value(key: str, value, source: str):
 def config_from_dict(values: dict, source: str = "config") -> ExperimentConfig:
     cleaned = {}
     for key, value in values.items():
+        if not isinstance(key, str):
+            raise ConfigError(f"{source}: unknown key {key!r}. Known keys: {', '.join(FIELDS)}.")
         if key not in FIELDS:
             hint = get_close_matches(key, FIELDS, n=1)
             did_you_mean = f" Did you mean {hint[0]!r}?" if hint else ""
@@ -139,17 +169,41 @@ def _parse_toml(text: str, source: str) -> dict:
         raise ConfigError(f"{source}: not valid TOML ({exc}).") from None
 
 
+MAX_CONFIG_BYTES = 1 << 20  # a flat config is a few hundred bytes; a larger file is a wrong argument
+
+
+def read_config_text(path: Path) -> str:
+    """The text of a config file: UTF-8 (a leading byte-order mark is accepted), or a ConfigError naming it."""
+    kind = entry_kind(path)
+    if kind is None:
+        raise ConfigError(f"{path}: no such config file.")
+    if kind != "a file":  # a FIFO would block, a device never ends
+        raise ConfigError(f"{path} is {kind}, not a config file. Give a TOML file or a preset name.")
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read(MAX_CONFIG_BYTES + 1)
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the config file ({exc.strerror}). Check its permissions.") from None
+    if len(data) > MAX_CONFIG_BYTES:
+        raise ConfigError(f"{path}: over {MAX_CONFIG_BYTES:,} bytes, too large for a config file. Give the experiment's TOML file.")
+    try:
+        return data.decode("utf-8-sig")  # Windows editors often write a BOM; TOML itself forbids one
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{path}: not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start}). "
+            "TOML files must be UTF-8: save the file as UTF-8 and try again."
+        ) from None
+
+
 def load_config(name_or_path: str, overrides: dict | None = None) -> ExperimentConfig:
     """A preset name (`cnn-2`) or a TOML file, with `overrides` (None values ignored) applied."""
     path = Path(name_or_path)
     if name_or_path in preset_names():
         source = f"preset {name_or_path}"
         values = _parse_toml(resources.files("fashionlab.presets").joinpath(f"{name_or_path}.toml").read_text(), source)
-    elif path.suffix == ".toml" or path.exists():
-        if not path.is_file():
-            raise ConfigError(f"{path}: no such config file.")
+    elif path.suffix == ".toml" or entry_kind(path) is not None:
         source = str(path)
-        values = _parse_toml(path.read_text(encoding="utf-8"), source)
+        values = _parse_toml(read_config_text(path), source)
     else:
         hint = get_close_matches(name_or_path, preset_names(), n=1)
         did_you_mean = f" Did you mean {hint[0]!r}?" if hint else ""
