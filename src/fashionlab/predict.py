@@ -23,23 +23,109 @@ class Prepared:
     inverted: bool
 
 
-def prepare_image(path: str | Path) -> Prepared:
-    from PIL import Image, ImageOps, UnidentifiedImageError
+# Images larger than this are refused before decoding: a 20000 x 20000 PNG of a few kilobytes
+# would take gigabytes. 50 megapixels is above any phone camera's default output.
+MAX_PIXELS = 50_000_000
 
-    path = Path(path)
-    try:
-        with Image.open(path) as opened:
-            opened.load()
-            image = ImageOps.exif_transpose(opened)
-    except FileNotFoundError:
-        raise UserError(f"{path}: no such file.") from None
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        raise UserError(f"{path}: not a readable image ({exc}). Give a PNG or JPEG file.") from None
-    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+
+def _bits_declared(opened) -> int | None:
+    """Bits per sample a TIFF declares (BitsPerSample), else None."""
+    tags = getattr(opened, "tag_v2", None)
+    if tags is None:
+        return None
+    bits = tags.get(258)
+    if isinstance(bits, tuple):
+        bits = bits[0] if bits else None
+    return bits if isinstance(bits, int) and 0 < bits <= 64 else None
+
+
+def _gray_0_255(image, bits: int | None, path: Path) -> np.ndarray:
+    """The image as float32 grayscale on a 0-255 scale, by its real bit depth.
+
+    convert("L") clips 16- and 32-bit samples at 255, which turns a 16-bit PNG into a black and
+    white silhouette; integer samples are therefore scaled by their depth (declared, or the
+    smallest of 8, 16 and 32 bits that holds the data), and float samples from 0-1 (or from their
+    own range when outside it).
+    """
+    mode = image.mode
+    if mode.startswith("I;16"):
+        return np.asarray(image, dtype=np.float32) * (255.0 / 65535.0)
+    if mode in ("I", "F"):
+        values = np.asarray(image, dtype=np.float64)
+        finite = np.isfinite(values)
+        if not finite.any():
+            raise UserError(f"{path}: the image holds no finite pixel values. Give a PNG or JPEG file.")
+        low, high = float(values[finite].min()), float(values[finite].max())
+        values = np.nan_to_num(values, nan=low, posinf=high, neginf=low)
+        if mode == "I":
+            if bits is None:
+                bits = 8 if high <= 255 else 16 if high <= 65535 else 32
+            top = 2.0 ** min(bits, 32) - 1
+            if low >= 0 and high <= top:
+                return (values * (255.0 / top)).astype(np.float32)
+        elif low >= 0 and high <= 1:
+            return (values * 255.0).astype(np.float32)
+        span = high - low  # signed or out-of-range samples: the image's own range
+        return ((values - low) * (255.0 / span if span else 0.0)).astype(np.float32)
+    if mode in ("RGBA", "LA", "PA") or (mode == "P" and "transparency" in image.info):
+        from PIL import Image
+
         rgba = image.convert("RGBA")
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         image = Image.alpha_composite(background, rgba)
-    gray = np.asarray(image.convert("L"), dtype=np.float32)
+    return np.asarray(image.convert("L"), dtype=np.float32)
+
+
+class ImageTooLarge(UserError):
+    """An image over the pixel limit, refused before it is decoded."""
+
+
+def prepare_image(path: str | Path, max_pixels: int = MAX_PIXELS) -> Prepared:
+    """A PNG, JPEG (or any format Pillow reads) file, brought to the dataset's form."""
+    from .fileio import entry_kind
+
+    path = Path(path)
+    kind = entry_kind(path)
+    if kind is None:
+        raise UserError(f"{path}: no such file.")
+    if kind != "a file":  # opening a FIFO blocks forever, a device never ends
+        raise UserError(f"{path} is {kind}, not an image file. Give a PNG or JPEG file.")
+    return _prepare(path, path, max_pixels, None)
+
+
+def prepare_image_bytes(data: bytes, name: str, max_pixels: int = MAX_PIXELS, formats=None) -> Prepared:
+    """An uploaded image's bytes (`formats`: the Pillow formats accepted, e.g. ("PNG", "JPEG"))."""
+    import io
+
+    return _prepare(io.BytesIO(data), name, max_pixels, formats)
+
+
+def _prepare(source, name, max_pixels: int, formats) -> Prepared:
+    import warnings
+
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    too_large = (f"{name}: over the {max_pixels / 1_000_000:g} megapixels fashionlab reads. "
+                 "Downscale the image (the model sees 28 x 28) and try again.")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(source, formats=formats) as opened:  # reads the header only
+                width, height = opened.size
+                if width * height > max_pixels:
+                    raise ImageTooLarge(f"{name}: {width} x {height} pixels, " + too_large.split(": ", 1)[1])
+                opened.load()
+                bits = _bits_declared(opened)
+                image = ImageOps.exif_transpose(opened)
+        gray = _gray_0_255(image, bits, name)
+    except FileNotFoundError:
+        raise UserError(f"{name}: no such file.") from None
+    except PermissionError as exc:
+        raise UserError(f"{name}: cannot read the file ({exc.strerror}). Check its permissions.") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ImageTooLarge(too_large) from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, TypeError, EOFError) as exc:
+        raise UserError(f"{name}: not a readable image ({exc}). Give a PNG or JPEG file.") from None
 
     border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
     inverted = bool(np.median(border) > 127)
@@ -78,9 +164,13 @@ def predict_images(run_dir, paths, top_k: int = 3, device: str = "auto") -> list
 
     if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
         raise UserError(f"--top {top_k}: give how many classes to show, 1 or more.")
+    if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
+        raise UserError(f"--top {top_k}: give how many classes to show, 1 or more.")
     prepared = [prepare_image(p) for p in paths]  # every file checked before any work
     run = load_run_model(run_dir, device)  # scored in the precision `evaluate` uses (device.scoring_precision)
     classes = get_release(run.config.release).classes
+    if top_k > len(classes):
+        raise UserError(f"--top {top_k}: the run's release has {len(classes)} classes; give 1 to {len(classes)}.")
     if top_k > len(classes):
         raise UserError(f"--top {top_k}: the run's release has {len(classes)} classes; give 1 to {len(classes)}.")
     x = to_input(np.stack([p.image for p in prepared]), run.device)
