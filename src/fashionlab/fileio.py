@@ -78,3 +78,27 @@ def entry_kind(path: str | os.PathLike) -> str | None:
         if test(mode):
             return words
     return "not a regular file"
+
+
+def check_output_file(path: str | os.PathLike, flag: str = "--out", example: str = "out.png") -> Path:
+    """Refuse, before any work, an output file path that cannot be written as a file.
+
+    It must not be a directory or other non-file, and no folder above it may be a file.
+    Raises UserError naming the flag, the path and what is in the way.
+    """
+    from .errors import UserError
+
+    path = Path(path)
+    kind = entry_kind(path)
+    if kind == "a directory":
+        raise UserError(f"{flag} {path} is a directory; give a file name inside it, such as {path / example}.")
+    if kind not in (None, "a file"):
+        raise UserError(f"{flag} {path} is {kind}, not a file; give another file name.")
+    for parent in path.parents:
+        above = entry_kind(parent)
+        if above is None:
+            continue
+        if above != "a directory":
+            raise UserError(f"{flag} {path}: {parent} is {above}, not a folder; give a path under a folder.")
+        break
+    return path
