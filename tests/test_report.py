@@ -131,17 +131,40 @@ def test_reproduce_tiny_scale_runs_end_to_end_and_restarts_without_redoing(synth
 def test_ensemble_averages_member_probabilities(two_runs, tmp_path, capsys):
     import json
 
-    from fashionlab.ensemble import read_predictions
+    from fashionlab.runs import RunDir
 
     data = two_runs[0].parent / "data"
     out = tmp_path / "ens"
     assert main(["ensemble", *map(str, two_runs), "--out", str(out), "--data-dir", str(data)]) == 0
     assert "ensemble of 2" in capsys.readouterr().out
-    labels, mean = read_predictions(out / "predictions.csv")
-    _, a = read_predictions(two_runs[0] / "predictions.csv")
-    _, b = read_predictions(two_runs[1] / "predictions.csv")
+    labels, mean = RunDir(out).read_predictions()
+    _, a = RunDir(two_runs[0]).read_predictions()
+    _, b = RunDir(two_runs[1]).read_predictions()
     assert abs(mean - (a + b) / 2).max() < 1e-5  # written to 6 significant digits
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["test_accuracy"] == pytest.approx(((a + b).argmax(1) == labels).mean())
     assert set(metrics["members"]) == {str(p) for p in two_runs}
     assert main(["ensemble", str(two_runs[0]), "--out", str(tmp_path / "one")]) == 2
+    capsys.readouterr()
+    # An ensemble has no model of its own: evaluate and predict say so, rather than "finish it with --resume".
+    assert RunDir(out).kind == "ensemble" and RunDir(two_runs[0]).kind == "network"
+    assert main(["evaluate", str(out), "--data-dir", str(data)]) == 2
+    err = capsys.readouterr().err
+    assert "is an ensemble" in err and "--resume" not in err
+
+
+def test_report_takes_model_families_from_the_registry_not_from_names(two_runs, tmp_path):
+    """A baseline is no CNN: only networks count as ANN or CNN, by the registry's family of their model."""
+    from fashionlab import load_dataset
+    from fashionlab.baselines import run_baseline
+    from fashionlab.runs import load_run
+
+    data = two_runs[0].parent / "data"
+    logreg = tmp_path / "logreg"
+    run_baseline("logreg", load_dataset(data_dir=data), logreg, log=lambda s: None)
+    assert [load_run(p).family for p in (*two_runs, logreg)] == ["ann", "cnn", None]
+    assert [load_run(p).kind for p in (*two_runs, logreg)] == ["network", "network", "baseline"]
+    out = tmp_path / "mixed.html"
+    assert main(["report", str(two_runs[0]), str(logreg), "--out", str(out)]) == 0
+    html = out.read_text()
+    assert "ANN against CNN" not in html and "best CNN" not in html

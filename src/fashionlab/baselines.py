@@ -25,7 +25,7 @@ from typing import Callable
 import numpy as np
 
 from .errors import UserError
-from .runs import RunDir, environment_record
+from .runs import RunDir, environment_record, write_scored_run
 
 
 def _hog_features(images: np.ndarray) -> np.ndarray:
@@ -94,7 +94,7 @@ BASELINES = {
 }
 
 
-def _probabilities(model, features: np.ndarray, k: int) -> np.ndarray:
+def _probabilities(model, features: np.ndarray) -> np.ndarray:
     """Class probabilities where the model has them; a softmax of SVM decision values otherwise."""
     if hasattr(model, "predict_proba"):
         return model.predict_proba(features)
@@ -106,7 +106,7 @@ def _probabilities(model, features: np.ndarray, k: int) -> np.ndarray:
 
 def run_baseline(name: str, dataset, out, seed: int = 0, train_limit: int = 0, log=print) -> dict:
     """Fit one baseline on the training set, score the full test set, write a run directory."""
-    from .evaluation import probability_metrics, write_scored_run
+    from .evaluation import probability_metrics
 
     if name not in BASELINES:
         raise UserError(f"unknown baseline {name!r}; known: {', '.join(BASELINES)}.")
@@ -114,7 +114,7 @@ def run_baseline(name: str, dataset, out, seed: int = 0, train_limit: int = 0, l
     train_x, train_y = dataset.train_images, dataset.train_labels
     if train_limit:
         train_x, train_y = train_x[:train_limit], train_y[:train_limit]
-    config = {"name": name, "kind": "baseline", "description": baseline.description, "release": dataset.release,
+    config = {"name": name, "description": baseline.description, "release": dataset.release,
               "seed": seed, "train_limit": train_limit, **{f"param_{k}": v for k, v in baseline.params.items()}}
     environment = environment_record(seed, dataset)
 
@@ -129,15 +129,16 @@ def run_baseline(name: str, dataset, out, seed: int = 0, train_limit: int = 0, l
     test_features = baseline.features(np.asarray(dataset.test_images))
     k = len(dataset.classes)
     probabilities = np.zeros((len(test_features), k))
-    probabilities[:, model.classes_] = _probabilities(model, test_features, len(model.classes_))
+    probabilities[:, model.classes_] = _probabilities(model, test_features)
     predict_seconds = time.perf_counter() - started
 
     metrics = probability_metrics(probabilities, np.asarray(dataset.test_labels), dataset.classes)
-    metrics.update({"experiment": name, "model": name, "release": dataset.release, "kind": "baseline",
+    metrics.update({"experiment": name, "model": name, "release": dataset.release,
                     "train_seconds": round(train_seconds, 3), "predict_seconds": round(predict_seconds, 3),
                     "train_count": int(len(train_y)), "classes": list(dataset.classes), "fit_warnings": fit_warnings,
                     "test_loss_note": "cross-entropy of the predicted probabilities (a softmax of decision values for SVMs)"})
-    write_scored_run(RunDir(out), config, environment, metrics, probabilities, dataset, title=f"{name} ({dataset.release})")
+    write_scored_run(RunDir(out), "baseline", config, environment, metrics, probabilities, dataset,
+                     title=f"{name} ({dataset.release})")
     log(f"{name}: test accuracy {metrics['test_accuracy']:.4f}, trained in {train_seconds:.1f} s "
         f"on {len(train_y):,} images, predicted in {predict_seconds:.1f} s"
         + "".join(f" (warning: {w})" for w in fit_warnings))

@@ -85,7 +85,7 @@ def cmd_data_verify(args) -> int:
 
 def cmd_data_show(args) -> int:
     from .data import load_dataset
-    from .report.figures import sample_grid
+    from .figures import sample_grid
 
     dataset = load_dataset(args.release, args.data_dir)
     images, labels = (
@@ -208,7 +208,7 @@ def cmd_reproduce(args) -> int:
 
 def cmd_baselines(args) -> int:
     from .baselines import run_baselines
-    from .report.runs_table import load_run
+    from .runs import load_run
 
     run_baselines(args.methods, args.out, data_dir=args.data_dir, release=args.release, seed=args.seed,
                   train_limit=args.train_limit or 0)

@@ -7,24 +7,12 @@ were tested on the same files (by md5), averages, and writes a run directory lik
 
 from __future__ import annotations
 
-import csv
-from pathlib import Path
-
 import numpy as np
 
 from .data.releases import TEST_FILES
 from .errors import UserError
-from .evaluation import probability_metrics, write_scored_run
-from .report.runs_table import load_run
-from .runs import RunDir, environment_record
-
-
-def read_predictions(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """Labels and the (N, K) probability matrix of a predictions.csv."""
-    with open(path, newline="") as fh:
-        rows = list(csv.reader(fh))
-    body = np.array(rows[1:], dtype=np.float64)
-    return body[:, 1].astype(np.int64), body[:, 3:]
+from .evaluation import probability_metrics
+from .runs import RunDir, environment_record, load_run, write_scored_run
 
 
 def ensemble(run_dirs, out, data_dir=None) -> dict:
@@ -39,9 +27,9 @@ def ensemble(run_dirs, out, data_dir=None) -> dict:
         if any(theirs["checksums"].get(f) != first["checksums"].get(f) for f in TEST_FILES):
             raise UserError(f"{member.path} was tested on other files than {members[0].path} "
                             f"({theirs['release']} against {first['release']}); ensemble runs of one release.")
-    labels, probabilities = read_predictions(RunDir(members[0].path).predictions)
+    labels, probabilities = members[0].run.read_predictions()
     for member in members[1:]:
-        their_labels, their_probabilities = read_predictions(RunDir(member.path).predictions)
+        their_labels, their_probabilities = member.run.read_predictions()
         if not np.array_equal(labels, their_labels):
             raise UserError(f"{member.path}/predictions.csv lists other labels than {members[0].path}.")
         probabilities = probabilities + their_probabilities
@@ -53,7 +41,7 @@ def ensemble(run_dirs, out, data_dir=None) -> dict:
     metrics = probability_metrics(probabilities, labels, dataset.classes)
     member_accuracy = {str(m.path): m.metrics["test_accuracy"] for m in members}
     metrics.update({
-        "experiment": "ensemble", "model": "ensemble", "kind": "ensemble", "release": dataset.release,
+        "experiment": "ensemble", "model": "ensemble", "release": dataset.release,
         "members": member_accuracy,
         "gain_over_best_member": metrics["test_accuracy"] - max(member_accuracy.values()),
         "gain_over_mean_member": metrics["test_accuracy"] - float(np.mean(list(member_accuracy.values()))),
@@ -61,8 +49,9 @@ def ensemble(run_dirs, out, data_dir=None) -> dict:
         "parameters": sum(m.metrics.get("parameters") or 0 for m in members),
         "classes": list(dataset.classes),
     })
-    config = {"name": "ensemble", "kind": "ensemble", "description": f"mean probabilities of {len(members)} runs",
+    config = {"name": "ensemble", "description": f"mean probabilities of {len(members)} runs",
               "members": [str(m.path) for m in members]}
-    write_scored_run(RunDir(out), config, environment_record(members[0].environment.get("seed", 0), dataset),
-                     metrics, probabilities, dataset, title=f"ensemble of {len(members)} ({dataset.release})")
+    environment = environment_record(members[0].environment.get("seed", 0), dataset)
+    write_scored_run(RunDir(out), "ensemble", config, environment, metrics, probabilities, dataset,
+                     title=f"ensemble of {len(members)} ({dataset.release})")
     return metrics

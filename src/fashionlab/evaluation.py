@@ -6,8 +6,6 @@ paper means by "the accuracy of shirts"); it equals the class's recall.
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,7 +15,6 @@ from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
 from .device import autocast, place_model, resolve_device, scoring_precision
 from .experiment import ExperimentConfig
-from .fileio import atomic_write_text
 
 
 def to_input(images: np.ndarray, device: torch.device) -> torch.Tensor:
@@ -45,6 +42,7 @@ def predict_logits(model: torch.nn.Module, x: torch.Tensor, batch_size: int = 10
 
 
 def loss_and_accuracy(logits: torch.Tensor, labels: torch.Tensor) -> tuple[float, float]:
+    """Mean cross-entropy and accuracy of `logits` against `labels`: validation and test use this one helper."""
     loss = F.cross_entropy(logits, labels).item()
     accuracy = (logits.argmax(1) == labels).float().mean().item()
     return loss, accuracy
@@ -83,47 +81,14 @@ def probability_metrics(probabilities: np.ndarray, labels: np.ndarray, classes) 
     return classification_metrics(probabilities, labels, classes, loss)
 
 
-def write_scored_run(run, config: dict, environment: dict, metrics: dict, probabilities, dataset, title: str) -> None:
-    """A run directory for test predictions made without training a network here (baselines, ensembles)."""
-    from datetime import datetime, timezone
-
-    import tomli_w
-
-    from .report.figures import write_run_figures
-
-    run.path.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(run.config, tomli_w.dumps(config))
-    run.write_json(run.metrics, metrics)
-    run.write_history([])
-    labels = np.asarray(dataset.test_labels)
-    write_predictions(run.predictions, probabilities, labels, dataset.classes)
-    write_run_figures(run.path, [], metrics, None, dataset.test_images, labels, probabilities, title=title)
-    environment["finished"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    run.write_json(run.environment, environment)
-
-
 def evaluate(model, images: np.ndarray, labels: np.ndarray, classes, device, batch_size=1000, channels_last=False,
              precision="fp32", tta_flip=False):
     """Metrics dict and class probabilities (N, K) for a uint8 image array."""
     logits = predict_logits(model, to_input(images, device), batch_size, channels_last, precision, tta_flip)
     y = torch.from_numpy(np.asarray(labels).astype(np.int64)).to(logits.device)
-    loss = F.cross_entropy(logits, y).item()
+    loss, _ = loss_and_accuracy(logits, y)
     probabilities = torch.softmax(logits, 1).cpu().numpy()
     return classification_metrics(probabilities, np.asarray(labels), classes, loss), probabilities
-
-
-def predictions_csv(probabilities: np.ndarray, labels: np.ndarray, classes) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["index", "label", "predicted", *classes])
-    predicted = probabilities.argmax(1)
-    for i, (label, pred, row) in enumerate(zip(labels, predicted, probabilities)):
-        writer.writerow([i, int(label), int(pred), *(f"{p:.6g}" for p in row)])
-    return buffer.getvalue()
-
-
-def write_predictions(path, probabilities, labels, classes) -> None:
-    atomic_write_text(path, predictions_csv(probabilities, labels, classes))
 
 
 @dataclass
@@ -139,13 +104,12 @@ class LoadedRun:
 
 def load_run_model(run_dir, device="auto") -> LoadedRun:
     """The config and model (with the run's test-set weights) of a finished run, placed on `device`."""
-    from .experiment import load_config
     from .models import build_model
     from .runs import RunDir
 
     run = RunDir(run_dir)
     run.require_network()
-    config = load_config(str(run.config))
+    config = run.read_config()
     device = resolve_device(device)
     model = build_model(config.model)
     try:

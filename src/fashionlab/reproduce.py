@@ -16,8 +16,8 @@ from .experiment import load_config
 from .fileio import atomic_write_text
 from .paper_results import PAPER_SOURCE
 from .report.html import render_report
-from .report.runs_table import comparison_rows, load_run, markdown_table, terminal_table
-from .runs import RunDir
+from .report.runs_table import comparison_rows, markdown_table, terminal_table
+from .runs import RunDir, load_run
 from .training import train
 
 PAPER_EXPERIMENTS = ("ann-1", "ann-2", "ann-3", "cnn-1", "cnn-2", "cnn-3")

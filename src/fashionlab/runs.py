@@ -1,15 +1,21 @@
-"""The run directory: what a training run writes where, always atomically.
+"""The run directory: the one owner of every file in it, each written atomically.
 
-    config.toml        the resolved experiment config
-    environment.json   versions, device, threads, dataset release and checksums, seed, times
+    config.toml        the resolved experiment config (networks), or what was fitted (baselines, ensembles)
+    environment.json   versions, device, threads, dataset release and checksums, seed, precision, times
     history.csv        one row per epoch: epoch, train_loss, train_accuracy, val_loss, val_accuracy, lr, seconds
-    metrics.json       test_accuracy, test_loss, per_class, confusion_matrix, ...
+    metrics.json       test_accuracy, test_loss, per_class, confusion_matrix, ..., and the run's `kind`
     predictions.csv    index, label, predicted, one probability column per class
     weights.pt         the weights scored on the test set (a plain state dict)
     best.pt            the weights with the best validation loss
     checkpoint.pt      everything needed to resume (model, optimizer, RNG states, history)
     summary.txt        the model summary
-    learning_curves.png, confusion_matrix.png
+    the figures        RUN_FIGURES: one list of file names and captions, drawn here, shown by reports
+
+Other modules go through `RunDir` and `load_run`; none opens these files by name. They ask a run
+its `kind` (KINDS), never the text of its config. The kind is recorded in metrics.json, with the
+results that make a run finished. Runs recorded before `kind` existed lack it: baselines and
+ensembles always wrote theirs, so such a run is a network; so is a directory without
+metrics.json that holds a checkpoint or weights (a network is the one kind written in steps).
 """
 
 from __future__ import annotations
@@ -20,21 +26,54 @@ import json
 import os
 import platform
 import sys
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+
+import numpy as np
 
 from .errors import UserError
 from .fileio import atomic_write_bytes, atomic_write_json, atomic_write_text
 
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
 HISTORY_COLUMNS = ("epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "lr", "seconds")
+KINDS = ("network", "baseline", "ensemble", "trial")
+RUN_FIGURES = (  # file name, caption: in the order reports show them
+    ("learning_curves.png", "Learning curves: accuracy and loss, train against validation"),
+    ("confusion_matrix.png", "Confusion matrix on the test set (counts)"),
+    ("confusion_matrix_normalized.png", "Confusion matrix, normalised per true class"),
+    ("per_class_accuracy.png", "Per-class test accuracy"),
+    ("misclassified.png", "Most confidently misclassified test images"),
+    ("model.png", "Model diagram"),
+)
+_NO_MODEL = {  # why a run of this kind cannot be evaluated or predicted with
+    "baseline": "is a classical baseline: its metrics were computed when it was fitted, and its model is not "
+                "saved. Run `fashionlab baselines` again to refit it.",
+    "ensemble": "is an ensemble: its metrics average its members' saved predictions, and it has no model of "
+                "its own. Evaluate or predict with one of its members.",
+}
+
+
+@dataclass
+class Scored:
+    """What a run's figures are drawn from: its results on the test set."""
+
+    title: str
+    history: list[dict]
+    metrics: dict
+    images: np.ndarray  # the test images, uint8 (N, 28, 28)
+    labels: np.ndarray
+    probabilities: np.ndarray  # (N, K)
+    layers: list | None = None  # a network's summary rows (models.summary.LayerRow); None for other kinds
 
 
 class RunDir:
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
-
-    def __truediv__(self, name: str) -> Path:
-        return self.path / name
 
     config = property(lambda self: self.path / "config.toml")
     environment = property(lambda self: self.path / "environment.json")
@@ -50,6 +89,15 @@ class RunDir:
     def is_complete(self) -> bool:
         return self.metrics.is_file() and self.weights.is_file()
 
+    @property
+    def kind(self) -> str | None:
+        """network, baseline, ensemble or trial; None where no run has been started (see the module docstring)."""
+        if self.metrics.is_file():
+            return self.read_json(self.metrics).get("kind", "network")
+        if self.checkpoint.is_file() or self.weights.is_file():
+            return "network"
+        return None
+
     def require(self, *names: str) -> None:
         """Error (exit 2) unless this looks like a run directory holding `names`."""
         if not self.path.is_dir():
@@ -62,11 +110,37 @@ class RunDir:
             )
 
     def require_network(self) -> None:
-        """Error unless this is a trained network's run (a baseline has no saved model to load)."""
-        if self.config.is_file() and 'kind = "baseline"' in self.config.read_text():
-            raise UserError(f"{self.path} is a classical baseline: its metrics were computed when it was fitted, "
-                            "and its model is not saved. Run `fashionlab baselines` again to refit it.")
-        self.require("config.toml", "weights.pt")
+        """Error unless this is a trained network's run (other kinds have no saved model to load)."""
+        self.require("config.toml")
+        kind = self.kind
+        if kind in _NO_MODEL:
+            raise UserError(f"{self.path} {_NO_MODEL[kind]}")
+        self.require("weights.pt")
+
+    # ------------------------------------------------------------ config and summary
+
+    def write_config(self, values: dict) -> None:
+        import tomli_w
+
+        atomic_write_text(self.config, tomli_w.dumps(values))
+
+    def read_config_values(self) -> dict:
+        """config.toml as a plain dict, whatever the run's kind."""
+        try:
+            return tomllib.loads(self.config.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise UserError(f"{self.config}: a run file is damaged ({exc}).") from None
+
+    def read_config(self):
+        """A network run's config.toml as a validated ExperimentConfig."""
+        from .experiment import load_config
+
+        return load_config(str(self.config))
+
+    def write_summary(self, text: str) -> None:
+        atomic_write_text(self.summary, text)
+
+    # ------------------------------------------------------------ history, metrics, environment
 
     def write_history(self, rows: list[dict]) -> None:
         buffer = io.StringIO()
@@ -80,11 +154,43 @@ class RunDir:
         with open(self.history, newline="") as fh:
             return [{k: (int(v) if k == "epoch" else float(v)) for k, v in row.items()} for row in csv.DictReader(fh)]
 
+    def write_metrics(self, metrics: dict, kind: str) -> None:
+        """metrics.json, with the run's kind; written when a run's results are final."""
+        if kind not in KINDS:
+            raise ValueError(f"unknown run kind {kind!r}")
+        metrics["kind"] = kind
+        self.write_json(self.metrics, metrics)
+
     def write_json(self, path: Path, obj) -> None:
         atomic_write_json(path, obj)
 
-    def read_json(self, path: Path):
-        return json.loads(path.read_text())
+    def read_json(self, path: Path) -> dict:
+        try:
+            value = json.loads(path.read_text(encoding="utf-8"))
+        except ValueError as exc:  # invalid JSON or not UTF-8
+            raise UserError(f"{path}: a run file is damaged ({exc}).") from None
+        if not isinstance(value, dict):
+            raise UserError(f"{path}: a run file is damaged (a JSON object was expected).")
+        return value
+
+    # ------------------------------------------------------------ predictions
+
+    def write_predictions(self, probabilities: np.ndarray, labels: np.ndarray, classes) -> None:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(["index", "label", "predicted", *classes])
+        for i, (label, row) in enumerate(zip(labels, probabilities)):
+            writer.writerow([i, int(label), int(row.argmax()), *(f"{p:.6g}" for p in row)])
+        atomic_write_text(self.predictions, buffer.getvalue())
+
+    def read_predictions(self) -> tuple[np.ndarray, np.ndarray]:
+        """Labels and the (N, K) probability matrix of predictions.csv."""
+        with open(self.predictions, newline="") as fh:
+            rows = list(csv.reader(fh))
+        body = np.array(rows[1:], dtype=np.float64)
+        return body[:, 1].astype(np.int64), body[:, 3:]
+
+    # ------------------------------------------------------------ weights and checkpoints
 
     def save_state(self, path: Path, state) -> None:
         import torch
@@ -103,6 +209,101 @@ class RunDir:
             raise UserError(f"{path}: file not found.") from None
         except Exception as exc:  # a truncated or foreign file
             raise UserError(f"{path}: cannot load ({type(exc).__name__}: {exc}). The file is damaged.") from None
+
+    # ------------------------------------------------------------ figures
+
+    def write_figures(self, scored: Scored) -> list[str]:
+        """Draw every figure of RUN_FIGURES that applies to this run; returns the file names written."""
+        from . import figures
+
+        m, title = scored.metrics, scored.title
+        classes = m["classes"]
+        draw = {
+            "learning_curves.png": scored.history and (lambda p: figures.learning_curves(scored.history, p, title=title)),
+            "confusion_matrix.png": lambda p: figures.confusion_matrix_figure(
+                m["confusion_matrix"], classes, p, title=f"{title}: test accuracy {m['test_accuracy']:.4f}"),
+            "confusion_matrix_normalized.png": lambda p: figures.confusion_matrix_figure(
+                m["confusion_matrix"], classes, p, title=f"{title}: share of each true class", normalize=True),
+            "per_class_accuracy.png": lambda p: figures.per_class_accuracy_bars(
+                {title: [m["per_class"][c]["accuracy"] for c in classes]}, classes, p, title="per-class test accuracy"),
+            "misclassified.png": lambda p: figures.misclassified_grid(
+                scored.images, scored.labels, scored.probabilities, classes, p),
+            "model.png": scored.layers is not None and (  # networks only; other kinds have no layer stack
+                lambda p: figures.model_diagram(scored.layers, p, title=title.split(" (")[0])),
+        }
+        written = []
+        for name, _caption in RUN_FIGURES:
+            if draw[name]:
+                draw[name](self.path / name)
+                written.append(name)
+        return written
+
+    def read_figures(self, names=None) -> list[tuple[str, str, bytes]]:
+        """(file name, caption, PNG bytes) of the run's figures that exist, in RUN_FIGURES order."""
+        return [(name, caption, (self.path / name).read_bytes()) for name, caption in RUN_FIGURES
+                if (names is None or name in names) and (self.path / name).is_file()]
+
+
+def write_scored_run(run: RunDir, kind: str, config: dict, environment: dict, metrics: dict, probabilities,
+                     dataset, title: str) -> None:
+    """A run directory for test predictions made without training a network here (baselines, ensembles).
+
+    metrics.json comes last: until it is there, the directory holds no finished run.
+    """
+    run.path.mkdir(parents=True, exist_ok=True)
+    run.write_config(config)
+    run.write_history([])
+    labels = np.asarray(dataset.test_labels)
+    run.write_predictions(probabilities, labels, dataset.classes)
+    run.write_figures(Scored(title, [], metrics, dataset.test_images, labels, probabilities))
+    environment["finished"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    run.write_json(run.environment, environment)
+    run.write_metrics(metrics, kind)
+
+
+@dataclass
+class RunRecord:
+    """A finished run as read back: its config, environment, metrics and history."""
+
+    path: Path
+    config: dict
+    environment: dict
+    metrics: dict
+    history: list[dict]
+
+    @property
+    def name(self) -> str:
+        return self.config.get("name", self.path.name)
+
+    @property
+    def release(self) -> str:
+        return self.environment.get("dataset", {}).get("release", "unknown")
+
+    @property
+    def kind(self) -> str:
+        return self.metrics.get("kind", "network")
+
+    @property
+    def family(self) -> str | None:
+        """A network's model family as the model registry records it ('ann', 'cnn'); None for other kinds."""
+        from .models.registry import MODELS
+
+        entry = MODELS.get(self.config.get("model", "")) if self.kind == "network" else None
+        return entry.family if entry else None
+
+    @property
+    def run(self) -> RunDir:
+        return RunDir(self.path)
+
+
+def load_run(path: str | Path) -> RunRecord:
+    run = RunDir(path)
+    run.require("config.toml", "environment.json", "metrics.json", "history.csv")
+    try:
+        return RunRecord(run.path, run.read_config_values(), run.read_json(run.environment),
+                         run.read_json(run.metrics), run.read_history())
+    except (ValueError, KeyError, json.JSONDecodeError) as exc:
+        raise UserError(f"{run.path}: a run file is damaged ({exc}).") from None
 
 
 def environment_record(seed: int, dataset, device=None, threads: int | None = None) -> dict:

@@ -10,14 +10,19 @@ Resume is exact: a checkpoint (written atomically after every epoch, and at the 
 boundary after Ctrl-C) holds the model, the optimizer, the epoch's permutation, the position in
 it, the running sums and every RNG state, so an interrupted and resumed run computes the same
 numbers as an uninterrupted one (same seed, device and versions).
+
+`train` reads as its phases: open or resume the run (`_open_run`), set up device, data, model and
+optimizer (`_set_up`), record the start, then per epoch train (`_train_epoch`), validate
+(`evaluation.loss_and_accuracy`, the helper evaluation uses too) and record it (`_end_epoch`),
+and finish: test, write the results (`_finish`). `FitState` is what a checkpoint adds to the
+model, optimizer and RNG states. Files are written through runs.RunDir, their one owner.
 """
 
 from __future__ import annotations
 
-import copy
 import signal
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
@@ -26,18 +31,17 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .data import load_dataset
+from .data import Dataset, load_dataset
 from .data.augment import augment_batch
 from .device import autocast, place_model, resolve_device, resolve_precision
 from .errors import UserError
-from .evaluation import evaluate, predict_logits, to_input, write_predictions
-from .experiment import ExperimentConfig, config_from_dict, load_config
-from .fileio import atomic_write_text
+from .evaluation import evaluate, loss_and_accuracy, predict_logits, to_input
+from .experiment import ExperimentConfig, config_from_dict
 from .models import build_model
 from .models.layers import apply_constraints
 from .models.summary import summarize
 from .optim import KerasRMSprop
-from .runs import RunDir, environment_record
+from .runs import RunDir, Scored, environment_record
 
 
 def make_optimizer(config: ExperimentConfig, params) -> torch.optim.Optimizer:
@@ -117,21 +121,6 @@ def prepare_split(images: np.ndarray, labels: np.ndarray, config: ExperimentConf
     return Split(x[:at], y[:at], x[at:], y[at:])
 
 
-def _rng_state(shuffle_gen, aug_gen, device) -> dict:
-    state = {"shuffle": shuffle_gen.get_state(), "augment": aug_gen.get_state(), "torch": torch.get_rng_state()}
-    if device.type == "cuda":
-        state["cuda"] = torch.cuda.get_rng_state(device)
-    return state
-
-
-def _set_rng_state(state, shuffle_gen, aug_gen, device) -> None:
-    shuffle_gen.set_state(state["shuffle"])
-    aug_gen.set_state(state["augment"])
-    torch.set_rng_state(state["torch"])
-    if device.type == "cuda" and "cuda" in state:
-        torch.cuda.set_rng_state(state["cuda"], device)
-
-
 class _StopFlag:
     """First Ctrl-C asks for a checkpoint at the next batch boundary; a second one stops at once."""
 
@@ -181,6 +170,83 @@ def _check_resume_config(saved: ExperimentConfig, wanted: ExperimentConfig, run_
     return config_from_dict({**saved.to_dict(), "epochs": wanted.epochs}, str(run_dir / "config.toml"))
 
 
+@dataclass
+class FitState:
+    """Where a fit stands, beyond the model, optimizer and RNG states: what resuming exactly needs.
+
+    `epoch` is the epoch in progress (from 1) and `step` the batches of it done; `perm` is its
+    shuffle order and `sums` its running loss, correct count, images seen and seconds (both None
+    between epochs). `history` holds one row per finished epoch, `best` the best validation loss
+    and its epoch.
+    """
+
+    epoch: int = 1
+    step: int = 0
+    perm: torch.Tensor | None = None
+    sums: dict | None = None
+    history: list[dict] = field(default_factory=list)
+    best: dict = field(default_factory=lambda: {"val_loss": float("inf"), "epoch": 0})
+
+    def to_checkpoint(self, model, optimizer, rng: dict) -> dict:
+        return {
+            "model": model.state_dict(), "optimizer": optimizer.state_dict(), "rng": rng,
+            "history": self.history, "best": self.best, "epoch": self.epoch, "step": self.step,
+            "perm": None if self.perm is None else self.perm.cpu(), "sums": self.sums,
+        }
+
+    @classmethod
+    def from_checkpoint(cls, checkpoint: dict) -> FitState:
+        return cls(checkpoint["epoch"], checkpoint["step"], checkpoint["perm"], checkpoint["sums"],
+                   checkpoint["history"], checkpoint["best"])
+
+
+@dataclass
+class _Fit:
+    """What one call of `train` works with, set up once: the run directory, the data, the model and its optimizer."""
+
+    run: RunDir
+    config: ExperimentConfig
+    device: torch.device
+    precision: str
+    dataset: Dataset
+    split: Split
+    model: torch.nn.Module
+    channels_last: bool
+    optimizer: torch.optim.Optimizer
+    train_step: TrainStep
+    shuffle_gen: torch.Generator
+    aug_gen: torch.Generator
+    environment: dict = field(default_factory=dict)
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return -(-self.split.train_x.shape[0] // self.config.batch_size)
+
+    def rng_state(self) -> dict:
+        state = {"shuffle": self.shuffle_gen.get_state(), "augment": self.aug_gen.get_state(),
+                 "torch": torch.get_rng_state()}
+        if self.device.type == "cuda":
+            state["cuda"] = torch.cuda.get_rng_state(self.device)
+        return state
+
+    def restore(self, checkpoint: dict) -> None:
+        self.model.load_state_dict(checkpoint["model"])
+        self.optimizer.load_state_dict(checkpoint["optimizer"])
+        rng = checkpoint["rng"]
+        self.shuffle_gen.set_state(rng["shuffle"])
+        self.aug_gen.set_state(rng["augment"])
+        torch.set_rng_state(rng["torch"])
+        if self.device.type == "cuda" and "cuda" in rng:
+            torch.cuda.set_rng_state(rng["cuda"], self.device)
+
+    def save_checkpoint(self, state: FitState) -> None:
+        self.run.save_state(self.run.checkpoint, state.to_checkpoint(self.model, self.optimizer, self.rng_state()))
+
+    def logits(self, x: torch.Tensor) -> torch.Tensor:
+        return predict_logits(self.model, x, self.config.eval_batch_size, self.channels_last, self.precision,
+                              self.config.tta_flip)
+
+
 def train(
     config: ExperimentConfig,
     out: str | Path,
@@ -195,16 +261,52 @@ def train(
     `should_stop(epoch, step)` is checked after every batch (epochs count from 1, steps from 1);
     returning True checkpoints and raises Interrupted, as Ctrl-C does.
     """
+    run, config, checkpoint = _open_run(config, out, resume)
+    fit, load_seconds = _set_up(run, config, data_dir)
+    state = FitState()
+    if checkpoint is not None:
+        fit.restore(checkpoint)
+        state = FitState.from_checkpoint(checkpoint)
+        log(f"resuming {run.path} at epoch {state.epoch}" + (f", batch {state.step + 1}" if state.step else ""))
+    _record_start(fit, fresh=checkpoint is None)
+
+    stopped_early = False
+    training_started = time.perf_counter()
+    with _StopFlag() as stop_flag:
+        def stop(epoch: int, step: int) -> bool:
+            return stop_flag.requested or (should_stop is not None and should_stop(epoch, step))
+
+        while state.epoch <= config.epochs and not stopped_early:
+            started = time.perf_counter()
+            train_loss, train_accuracy = _train_epoch(fit, state, started, stop, progress)
+            val_loss, val_accuracy = loss_and_accuracy(fit.logits(fit.split.val_x), fit.split.val_y)
+            row = {
+                "epoch": state.epoch, "train_loss": train_loss, "train_accuracy": train_accuracy,
+                "val_loss": val_loss, "val_accuracy": val_accuracy, "lr": fit.optimizer.param_groups[0]["lr"],
+                "seconds": round(state.sums["seconds"] + time.perf_counter() - started, 3),
+            }
+            stopped_early = _end_epoch(fit, state, row, log)
+
+    metrics = _finish(fit, state, load_seconds, training_started)
+    return TrainResult(run.path, state.history, metrics, config)
+
+
+def _open_run(config: ExperimentConfig, out, resume: bool) -> tuple[RunDir, ExperimentConfig, dict | None]:
+    """The run directory, the config to train (a resumed run keeps its own) and the checkpoint to resume from."""
     run = RunDir(out)
     checkpoint = None
     if run.checkpoint.is_file() or run.is_complete:
         if not resume:
             raise UserError(f"{run.path} already holds a run. Pass --resume to continue it, or choose another --out.")
-        config = _check_resume_config(load_config(str(run.config)), config, run.path)
+        config = _check_resume_config(run.read_config(), config, run.path)
         checkpoint = run.load_state(run.checkpoint) if run.checkpoint.is_file() else None
     elif resume and run.path.exists() and any(run.path.iterdir()):
         raise UserError(f"{run.path}: nothing to resume (no checkpoint.pt). Start it without --resume or use a new --out.")
+    return run, config, checkpoint
 
+
+def _set_up(run: RunDir, config: ExperimentConfig, data_dir) -> tuple[_Fit, float]:
+    """Device, data, model (seeded), optimizer and generators; returns them with the data's load time."""
     device = resolve_device(config.device)
     precision = resolve_precision(config.precision, device)
     load_started = time.perf_counter()
@@ -222,138 +324,109 @@ def train(
     shuffle_gen = torch.Generator().manual_seed(config.seed)
     aug_gen = torch.Generator(device=device).manual_seed(config.seed + 1)
     train_step = TrainStep(model, optimizer, config, aug_gen, channels_last, precision)
+    fit = _Fit(run, config, device, precision, dataset, split, model, channels_last, optimizer, train_step,
+               shuffle_gen, aug_gen)
+    return fit, load_seconds
 
-    history: list[dict] = []
-    best = {"val_loss": float("inf"), "epoch": 0}
-    epoch, step, perm, sums = 1, 0, None, None
-    if checkpoint is not None:
-        model.load_state_dict(checkpoint["model"])
-        optimizer.load_state_dict(checkpoint["optimizer"])
-        _set_rng_state(checkpoint["rng"], shuffle_gen, aug_gen, device)
-        history, best = checkpoint["history"], checkpoint["best"]
-        epoch, step, perm, sums = checkpoint["epoch"], checkpoint["step"], checkpoint["perm"], checkpoint["sums"]
-        log(f"resuming {run.path} at epoch {epoch}" + (f", batch {step + 1}" if step else ""))
-    else:
+
+def _record_start(fit: _Fit, fresh: bool) -> None:
+    """A fresh run writes its config and model summary; every session (re)writes environment.json."""
+    run = fit.run
+    if fresh:
         run.path.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(run.config, config.to_toml())
-        atomic_write_text(run.summary, summarize(model).format(f"{config.model} ({config.name})") + "\n")
-
-    threads = torch.get_num_threads()
-    environment = environment_record(config.seed, dataset, device, threads)
-    environment["precision"] = precision
+        run.write_config(fit.config.to_dict())
+        run.write_summary(summarize(fit.model).format(f"{fit.config.model} ({fit.config.name})") + "\n")
+    fit.environment = environment_record(fit.config.seed, fit.dataset, fit.device, torch.get_num_threads())
+    fit.environment["precision"] = fit.precision
     if run.environment.is_file():  # keep the original start time across resumes
-        environment["started"] = run.read_json(run.environment).get("started", environment["started"])
-    run.write_json(run.environment, environment)
+        fit.environment["started"] = run.read_json(run.environment).get("started", fit.environment["started"])
+    run.write_json(run.environment, fit.environment)
 
-    n_train = split.train_x.shape[0]
-    steps_per_epoch = -(-n_train // config.batch_size)
-    best_state = run.load_state(run.best_weights) if run.best_weights.is_file() else None
 
-    def save_checkpoint(next_epoch, next_step, perm_, sums_):
-        run.save_state(run.checkpoint, {
-            "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-            "rng": _rng_state(shuffle_gen, aug_gen, device), "history": history, "best": best,
-            "epoch": next_epoch, "step": next_step, "perm": perm_, "sums": sums_,
-        })
+def _train_epoch(fit: _Fit, state: FitState, started: float, stop: Callable[[int, int], bool],
+                 progress: bool) -> tuple[float, float]:
+    """Train the rest of epoch `state.epoch`, from batch `state.step + 1`; returns its train loss and accuracy.
 
-    stopped_early = False
-    training_started = time.perf_counter()
-    with _StopFlag() as stop_flag:
-        while epoch <= config.epochs and not stopped_early:
-            started = time.perf_counter()
-            if step == 0:
-                perm = torch.randperm(n_train, generator=shuffle_gen)
-                sums = {"loss": 0.0, "correct": 0, "seen": 0, "seconds": 0.0}
-            perm = perm.to(device)
-            # Device-side running sums (no host sync per step), continued from a checkpoint's sums
-            # so that a resumed epoch adds its losses in exactly the same order.
-            loss_sum = torch.tensor(sums["loss"], device=device, dtype=torch.float64)
-            correct = torch.tensor(sums["correct"], device=device, dtype=torch.int64)
-            bar = _progress_bar(progress, steps_per_epoch, step, f"epoch {epoch}/{config.epochs}")
-            model.train()
-            for step in range(step + 1, steps_per_epoch + 1):
-                index = perm[(step - 1) * config.batch_size : step * config.batch_size]
-                y = split.train_y[index]
-                lr = learning_rate_at(config, (epoch - 1) * steps_per_epoch + step - 1, config.epochs * steps_per_epoch)
-                for group in optimizer.param_groups:
-                    group["lr"] = lr
-                loss, logits = train_step(split.train_x[index], y)
-                loss_sum += loss * y.shape[0]
-                correct += (logits.argmax(1) == y).sum()
-                sums["seen"] += y.shape[0]
-                if bar is not None:
-                    bar.update(1)
-                    if step % 25 == 0 or step == steps_per_epoch:  # few host syncs
-                        bar.set_postfix(loss=f"{loss_sum.item() / sums['seen']:.4f}",
-                                        acc=f"{correct.item() / sums['seen']:.4f}")
-                if stop_flag.requested or (should_stop is not None and should_stop(epoch, step)):
-                    if bar is not None:
-                        bar.close()
-                    sums = {"loss": loss_sum.item(), "correct": int(correct.item()),
-                            "seen": sums["seen"], "seconds": sums["seconds"] + time.perf_counter() - started}
-                    save_checkpoint(epoch, step, perm.cpu(), sums)  # `step` batches of this epoch are done
-                    raise Interrupted(run.path, epoch, step)
+    On a stop request it checkpoints at the batch boundary and raises Interrupted.
+    """
+    config, split, device = fit.config, fit.split, fit.device
+    steps_per_epoch = fit.steps_per_epoch
+    if state.step == 0:
+        state.perm = torch.randperm(split.train_x.shape[0], generator=fit.shuffle_gen)
+        state.sums = {"loss": 0.0, "correct": 0, "seen": 0, "seconds": 0.0}
+    perm, sums = state.perm.to(device), state.sums
+    # Device-side running sums (no host sync per step), continued from a checkpoint's sums so that
+    # a resumed epoch adds its losses in exactly the same order.
+    loss_sum = torch.tensor(sums["loss"], device=device, dtype=torch.float64)
+    correct = torch.tensor(sums["correct"], device=device, dtype=torch.int64)
+    bar = _progress_bar(progress, steps_per_epoch, state.step, f"epoch {state.epoch}/{config.epochs}")
+    fit.model.train()
+    for step in range(state.step + 1, steps_per_epoch + 1):
+        index = perm[(step - 1) * config.batch_size : step * config.batch_size]
+        y = split.train_y[index]
+        lr = learning_rate_at(config, (state.epoch - 1) * steps_per_epoch + step - 1, config.epochs * steps_per_epoch)
+        for group in fit.optimizer.param_groups:
+            group["lr"] = lr
+        loss, logits = fit.train_step(split.train_x[index], y)
+        loss_sum += loss * y.shape[0]
+        correct += (logits.argmax(1) == y).sum()
+        sums["seen"] += y.shape[0]
+        if bar is not None:
+            bar.update(1)
+            if step % 25 == 0 or step == steps_per_epoch:  # few host syncs
+                bar.set_postfix(loss=f"{loss_sum.item() / sums['seen']:.4f}", acc=f"{correct.item() / sums['seen']:.4f}")
+        if stop(state.epoch, step):
             if bar is not None:
                 bar.close()
-            train_loss = loss_sum.item() / sums["seen"]
-            train_acc = int(correct.item()) / sums["seen"]
-            val_logits = predict_logits(model, split.val_x, config.eval_batch_size, channels_last, precision,
-                                        config.tta_flip)
-            val_loss = F.cross_entropy(val_logits, split.val_y).item()
-            val_acc = (val_logits.argmax(1) == split.val_y).float().mean().item()
-            row = {
-                "epoch": epoch, "train_loss": train_loss, "train_accuracy": train_acc,
-                "val_loss": val_loss, "val_accuracy": val_acc, "lr": optimizer.param_groups[0]["lr"],
-                "seconds": round(sums["seconds"] + time.perf_counter() - started, 3),
-            }
-            history.append(row)
-            log(f"epoch {epoch}/{config.epochs}: loss {train_loss:.4f} acc {train_acc:.4f}  "
-                f"val_loss {val_loss:.4f} val_acc {val_acc:.4f}  ({row['seconds']:.1f} s)")
-            if val_loss < best["val_loss"]:
-                best = {"val_loss": val_loss, "epoch": epoch}
-                best_state = copy.deepcopy(model.state_dict())
-                run.save_state(run.best_weights, best_state)
-            patience = config.early_stopping_patience
-            if patience and epoch - best["epoch"] >= patience:
-                log(f"early stopping: no val_loss improvement for {patience} epochs (best epoch {best['epoch']})")
-                stopped_early = True
-            epoch, step = epoch + 1, 0
-            run.write_history(history)
-            save_checkpoint(epoch, 0, None, None)
-
-    if config.evaluate_weights == "best" and best_state is not None:
-        model.load_state_dict(best_state)
-    timing = {"load_seconds": load_seconds, "training_started": training_started}
-    metrics = _evaluate_and_write(run, model, dataset, config, device, channels_last, precision, history, best, timing)
-    run.save_state(run.weights, model.state_dict())
-    environment["finished"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    run.write_json(run.environment, environment)
-    return TrainResult(run.path, history, metrics, config)
+            state.step = step  # `step` batches of this epoch are done
+            state.sums = {"loss": loss_sum.item(), "correct": int(correct.item()), "seen": sums["seen"],
+                          "seconds": sums["seconds"] + time.perf_counter() - started}
+            fit.save_checkpoint(state)
+            raise Interrupted(fit.run.path, state.epoch, step)
+    if bar is not None:
+        bar.close()
+    return loss_sum.item() / sums["seen"], int(correct.item()) / sums["seen"]
 
 
-def _progress_bar(enabled: bool, total: int, done: int, desc: str):
-    if not enabled:
-        return None
-    from tqdm import tqdm
+def _end_epoch(fit: _Fit, state: FitState, row: dict, log: Callable[[str], None]) -> bool:
+    """Record a finished epoch: history, best weights, checkpoint. Returns whether early stopping ends the fit."""
+    config, run = fit.config, fit.run
+    state.history.append(row)
+    log(f"epoch {row['epoch']}/{config.epochs}: loss {row['train_loss']:.4f} acc {row['train_accuracy']:.4f}  "
+        f"val_loss {row['val_loss']:.4f} val_acc {row['val_accuracy']:.4f}  ({row['seconds']:.1f} s)")
+    if row["val_loss"] < state.best["val_loss"]:
+        state.best = {"val_loss": row["val_loss"], "epoch": row["epoch"]}
+        run.save_state(run.best_weights, fit.model.state_dict())
+    patience = config.early_stopping_patience
+    stopped_early = bool(patience) and row["epoch"] - state.best["epoch"] >= patience
+    if stopped_early:
+        log(f"early stopping: no val_loss improvement for {patience} epochs (best epoch {state.best['epoch']})")
+    state.epoch, state.step, state.perm, state.sums = state.epoch + 1, 0, None, None
+    run.write_history(state.history)
+    fit.save_checkpoint(state)
+    return stopped_early
 
-    return tqdm(total=total, initial=done, desc=desc, unit="batch", leave=False, dynamic_ncols=True)
 
-
-def _evaluate_and_write(run, model, dataset, config, device, channels_last, precision, history, best, timing) -> dict:
+def _finish(fit: _Fit, state: FitState, load_seconds: float, training_started: float) -> dict:
+    """Score the chosen weights on the test set and write the results; weights.pt last marks the run finished."""
+    run, config, dataset, history = fit.run, fit.config, fit.dataset, state.history
+    if config.evaluate_weights == "best" and run.best_weights.is_file():
+        fit.model.load_state_dict(run.load_state(run.best_weights))
     eval_started = time.perf_counter()
-    metrics, probabilities = evaluate(model, dataset.test_images, dataset.test_labels, dataset.classes, device,
-                                      config.eval_batch_size, channels_last, precision, config.tta_flip)
+    metrics, probabilities = evaluate(fit.model, dataset.test_images, dataset.test_labels, dataset.classes,
+                                      fit.device, config.eval_batch_size, fit.channels_last, fit.precision,
+                                      config.tta_flip)
     done = time.perf_counter()
     final = history[-1] if history else {}
-    summary = summarize(model)
+    summary = summarize(fit.model)
     metrics.update({
         "experiment": config.name,
         "model": config.model,
         "release": dataset.release,
         "evaluated_weights": config.evaluate_weights,
         "epochs_run": len(history),
-        "best_epoch": best["epoch"],
-        "best_val_loss": best["val_loss"],
+        "best_epoch": state.best["epoch"],
+        "best_val_loss": state.best["val_loss"],
         "best_val_accuracy": max((r["val_accuracy"] for r in history), default=None),
         "final_train_accuracy": final.get("train_accuracy"),
         "final_train_loss": final.get("train_loss"),
@@ -363,15 +436,25 @@ def _evaluate_and_write(run, model, dataset, config, device, channels_last, prec
         "test_eval_seconds": round(done - eval_started, 3),
         # Wall time of this session from the start of training to the end of the test evaluation
         # (a resumed run counts only its own session; `train_seconds` sums every epoch).
-        "wall_seconds": round(done - timing["training_started"], 3),
-        "load_seconds": round(timing["load_seconds"], 3),
+        "wall_seconds": round(done - training_started, 3),
+        "load_seconds": round(load_seconds, 3),
         "parameters": summary.trainable,
         "classes": list(dataset.classes),
     })
-    run.write_json(run.metrics, metrics)
-    write_predictions(run.predictions, probabilities, dataset.test_labels, dataset.classes)
-    from .report.figures import write_run_figures
-
-    write_run_figures(run.path, history, metrics, summary.rows, dataset.test_images, dataset.test_labels,
-                      probabilities, title=f"{config.name} ({dataset.release})")
+    run.write_metrics(metrics, "network")
+    labels = np.asarray(dataset.test_labels)
+    run.write_predictions(probabilities, labels, dataset.classes)
+    run.write_figures(Scored(f"{config.name} ({dataset.release})", history, metrics, dataset.test_images, labels,
+                             probabilities, summary.rows))
+    run.save_state(run.weights, fit.model.state_dict())
+    fit.environment["finished"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    run.write_json(run.environment, fit.environment)
     return metrics
+
+
+def _progress_bar(enabled: bool, total: int, done: int, desc: str):
+    if not enabled:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, initial=done, desc=desc, unit="batch", leave=False, dynamic_ncols=True)

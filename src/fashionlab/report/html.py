@@ -13,20 +13,11 @@ from datetime import datetime, timezone
 from html import escape
 from pathlib import Path
 
-from .. import __version__
+from .. import __version__, figures
 from ..fileio import atomic_write_text
 from ..paper_results import PAPER_SOURCE, PAPER_SUMMARY
-from . import figures
-from .runs_table import COLUMNS, RunRecord, cell, comparison_rows, load_run
-
-RUN_FIGURES = [
-    ("learning_curves.png", "Learning curves: accuracy and loss, train against validation"),
-    ("confusion_matrix.png", "Confusion matrix on the test set (counts)"),
-    ("confusion_matrix_normalized.png", "Confusion matrix, normalised per true class"),
-    ("per_class_accuracy.png", "Per-class test accuracy"),
-    ("misclassified.png", "Most confidently misclassified test images"),
-    ("model.png", "Model diagram"),
-]
+from ..runs import RunRecord, load_run
+from .runs_table import COLUMNS, cell, comparison_rows
 
 CSS = """
 body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;margin:2rem auto;max-width:1200px;padding:0 1rem;color:#1d2733}
@@ -78,9 +69,7 @@ def _run_section(record: RunRecord, open_: bool) -> str:
         "torch": env.get("torch"), "python": env.get("python"), "numpy": env.get("numpy"),
         "scikit-learn": env.get("scikit_learn"), "started": env.get("started"), "finished": env.get("finished"),
     }
-    figs = "".join(
-        _figure((record.path / name).read_bytes(), caption) for name, caption in RUN_FIGURES if (record.path / name).is_file()
-    )
+    figs = "".join(_figure(png, caption) for _name, caption, png in record.run.read_figures())
     body = (
         f'<p class="sub">{escape(record.config.get("description", ""))}</p><div class="cards">{cards}</div>'
         f"<h3>Per-class report (test set)</h3><table><tr><th>class</th><th>precision</th><th>recall</th>"
@@ -112,21 +101,20 @@ def _comparison(records: list[RunRecord], workdir: Path) -> str:
         _figure((workdir / "curves.png").read_bytes(), "Learning curves of every run: validation solid, training dashed"),
         _figure((workdir / "per_class.png").read_bytes(), "Per-class test accuracy of every run"),
     ]
-    best = {}
+    best = {}  # model family (from the registry) -> its best network; baselines and ensembles have none
     for r in records:
-        if r.family not in best or r.metrics["test_accuracy"] > best[r.family].metrics["test_accuracy"]:
-            best[r.family] = r
-    if len(best) == 2:
-        ann, cnn = best["ANN"], best["CNN"]
+        family = r.family
+        if family and (family not in best or r.metrics["test_accuracy"] > best[family].metrics["test_accuracy"]):
+            best[family] = r
+    if {"ann", "cnn"} <= set(best):
+        ann, cnn = best["ann"], best["cnn"]
         figures.per_class_accuracy_bars(
             {f"best ANN: {ann.name}": [ann.metrics["per_class"][c]["accuracy"] for c in classes],
              f"best CNN: {cnn.name}": [cnn.metrics["per_class"][c]["accuracy"] for c in classes]},
             classes, workdir / "ann_cnn.png", title="ANN against CNN: per-class test accuracy")
         parts.append(_figure((workdir / "ann_cnn.png").read_bytes(), "ANN against CNN (the best of each by test accuracy)"))
-    matrices = "".join(
-        _figure((r.path / "confusion_matrix.png").read_bytes(), f"{r.name}") for r in records
-        if (r.path / "confusion_matrix.png").is_file()
-    )
+    matrices = "".join(_figure(png, r.name) for r in records
+                       for _name, _caption, png in r.run.read_figures(["confusion_matrix.png"]))
     parts.append(f'<h3>Confusion matrices side by side</h3><div class="grid">{matrices}</div>')
     return "".join(parts)
 

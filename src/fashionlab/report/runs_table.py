@@ -1,53 +1,9 @@
-"""Read finished run directories and lay their numbers side by side (HTML, Markdown, terminal)."""
+"""Finished runs' numbers side by side (HTML, Markdown, terminal); runs.load_run reads them."""
 
 from __future__ import annotations
 
-import json
-import sys
-from dataclasses import dataclass
-from pathlib import Path
-
-from ..errors import UserError
 from ..paper_results import PAPER_REPORTED
-from ..runs import RunDir
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
-
-
-@dataclass
-class RunRecord:
-    path: Path
-    config: dict
-    environment: dict
-    metrics: dict
-    history: list[dict]
-
-    @property
-    def name(self) -> str:
-        return self.config.get("name", self.path.name)
-
-    @property
-    def release(self) -> str:
-        return self.environment.get("dataset", {}).get("release", "unknown")
-
-    @property
-    def family(self) -> str:
-        """'ANN' for models without convolutions, 'CNN' otherwise (by the model name's prefix)."""
-        return "ANN" if self.config.get("model", "").startswith("ann") else "CNN"
-
-
-def load_run(path: str | Path) -> RunRecord:
-    run = RunDir(path)
-    run.require("config.toml", "environment.json", "metrics.json", "history.csv")
-    try:
-        config = tomllib.loads(run.config.read_text())
-        return RunRecord(run.path, config, run.read_json(run.environment), run.read_json(run.metrics), run.read_history())
-    except (ValueError, KeyError, json.JSONDecodeError) as exc:
-        raise UserError(f"{run.path}: a run file is damaged ({exc}).") from None
-
+from ..runs import RunRecord
 
 COLUMNS = [
     # key, header, format

@@ -1,4 +1,10 @@
-"""Figures as PNG files. matplotlib runs headless (Agg), so these work on servers and in CI."""
+"""Figures as PNG files. matplotlib runs headless (Agg), so these work on servers and in CI.
+
+Drawing only: no run directory, no report. A run's own figures are files of its run directory,
+written by runs.py (their owner, with their names and captions in runs.RUN_FIGURES) when the run
+finishes, so the training engine needs nothing from report/; report/ draws its comparison
+figures with the same functions. That is why this module sits below both, not inside report/.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +13,7 @@ import os
 
 import numpy as np
 
-from ..fileio import atomic_write_bytes
+from .fileio import atomic_write_bytes
 
 
 def _pyplot():
@@ -185,27 +191,3 @@ def overlaid_curves(histories: dict[str, list[dict]], path, title: str = "") -> 
     fig.suptitle(title or "learning curves: validation solid, training dashed")
     fig.tight_layout()
     save_figure(fig, path)
-
-
-def write_run_figures(run_path, history, metrics, summary_rows, images, labels, probabilities, title) -> list[str]:
-    """Every per-run figure into the run directory; returns the file names written."""
-    from pathlib import Path
-
-    run_path = Path(run_path)
-    classes = metrics["classes"]
-    written = []
-    if history:
-        learning_curves(history, run_path / "learning_curves.png", title=title)
-        written.append("learning_curves.png")
-    confusion_matrix_figure(metrics["confusion_matrix"], classes, run_path / "confusion_matrix.png",
-                            title=f"{title}: test accuracy {metrics['test_accuracy']:.4f}")
-    confusion_matrix_figure(metrics["confusion_matrix"], classes, run_path / "confusion_matrix_normalized.png",
-                            title=f"{title}: share of each true class", normalize=True)
-    per_class_accuracy_bars({title: [metrics["per_class"][c]["accuracy"] for c in classes]}, classes,
-                            run_path / "per_class_accuracy.png", title="per-class test accuracy")
-    misclassified_grid(images, labels, probabilities, classes, run_path / "misclassified.png")
-    written += ["confusion_matrix.png", "confusion_matrix_normalized.png", "per_class_accuracy.png", "misclassified.png"]
-    if summary_rows is not None:  # networks only; classical baselines have no layer stack
-        model_diagram(summary_rows, run_path / "model.png", title=title.split(" (")[0])
-        written.append("model.png")
-    return written
