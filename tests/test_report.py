@@ -107,7 +107,8 @@ def test_report_opens_in_headless_chromium_without_console_errors(two_runs, tmp_
 
 def test_reproduce_tiny_scale_runs_end_to_end_and_restarts_without_redoing(synthetic_dir, tmp_path, capsys):
     out = tmp_path / "repro"
-    first = reproduce(out, scale=0.002, data_dir=synthetic_dir, device="cpu", progress=False, log=lambda s: None)
+    first = reproduce(out, scale=0.002, data_dir=synthetic_dir, overrides={"device": "cpu"}, progress=False,
+                      log=lambda s: None)
     assert first.trained == list(PAPER_EXPERIMENTS) and first.skipped == []
     html = first.report.read_text()
     _self_contained(html)
@@ -119,13 +120,20 @@ def test_reproduce_tiny_scale_runs_end_to_end_and_restarts_without_redoing(synth
 
     stamp = (out / "ann-1" / "weights.pt").stat().st_mtime_ns
     (out / "cnn-1" / "metrics.json").unlink()  # as if stopped after training, before evaluation
-    second = reproduce(out, scale=0.002, data_dir=synthetic_dir, device="cpu", progress=False, log=lambda s: None)
+    second = reproduce(out, scale=0.002, data_dir=synthetic_dir, overrides={"device": "cpu"}, progress=False,
+                      log=lambda s: None)
     assert second.skipped == [n for n in PAPER_EXPERIMENTS if n != "cnn-1"] and second.trained == ["cnn-1"]
     assert (out / "ann-1" / "weights.pt").stat().st_mtime_ns == stamp
 
     # Another scale into the same folder is refused rather than mixed.
     assert main(["reproduce", "--scale", "0.004", "--out", str(out), "--data-dir", str(synthetic_dir), "--quiet"]) == 2
-    assert "another --out" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "another --out" in err and "epochs 2 there, 4 asked" in err
+    # So is another setting, named as such (not as epochs and train_limit).
+    assert main(["reproduce", "--scale", "0.002", "--set", "seed=1", "--out", str(out), "--data-dir", str(synthetic_dir),
+                 "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "seed 0 there, 1 asked" in err and "epochs" not in err
 
 
 def test_ensemble_averages_member_probabilities(two_runs, tmp_path, capsys):

@@ -259,3 +259,27 @@ def test_one_precision_rule_for_scoring_a_run():
     # Trained on another device type: the config's precision is resolved again for this device.
     assert scoring_precision("fp32", cpu, {"device": "cuda:0", "precision": "bf16"}) == "fp32"
     assert scoring_precision("auto", cpu, None) == resolve_precision("auto", cpu)
+
+
+def test_train_flags_follow_the_schema_and_set_takes_any_key(synthetic_dir, tmp_path, capsys):
+    from fashionlab.cli import build_parser
+
+    for command in ("train", "reproduce"):
+        text = build_parser()._subparsers._group_actions[0].choices[command].format_help()
+        assert "{auto,cpu,cuda}" in text and "--set KEY=VALUE" in text
+    assert "{adam,rmsprop,sgd,adamw}" in build_parser()._subparsers._group_actions[0].choices["train"].format_help()
+    out = tmp_path / "set"
+    assert main(["train", "ann-3", "--epochs", "1", "--train-limit", "200", "--device", "cpu", "--quiet",
+                 "--set", "optimizer=sgd", "--set", "label_smoothing=0.1", "--set", 'schedule="onecycle"',
+                 "--data-dir", str(synthetic_dir), "--out", str(out)]) == 0
+    saved = load_config(str(out / "config.toml"))
+    assert (saved.optimizer, saved.label_smoothing, saved.schedule, saved.epochs) == ("sgd", 0.1, "onecycle", 1)
+    capsys.readouterr()
+    for bad, message in ((["--set", "label_smothing=0.1"], "Did you mean 'label_smoothing'"),
+                         (["--set", "lr=fast"], "lr must be float"),
+                         (["--set", "lr"], "KEY=VALUE"),
+                         (["--epochs", "2", "--set", "epochs=3"], "both given")):
+        assert main(["train", "ann-3", "--out", str(tmp_path / "never"), *bad]) == 2, bad
+        err = capsys.readouterr().err
+        assert message in err and err.count("\n") == 1, err
+    assert not (tmp_path / "never").exists()

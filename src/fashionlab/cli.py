@@ -25,6 +25,50 @@ def _add_release(p: argparse.ArgumentParser, default: str | None = "fashion-mnis
     p.add_argument("--release", default=default, choices=list(RELEASES), help="dataset release (default: %(default)s)")
 
 
+def _device_choices() -> tuple[str, ...]:
+    from .experiment import FIELDS
+
+    return FIELDS["device"].metadata["choices"]
+
+
+# Config keys with a flag of their own on `train` (the CLI contract names these) and `reproduce`.
+# The flags are generated from ExperimentConfig's field metadata (type, choices, doc), so their
+# help follows the schema; every other key is set with --set KEY=VALUE.
+TRAIN_FLAGS = ("epochs", "batch_size", "lr", "optimizer", "seed", "train_limit", "device", "release")
+REPRODUCE_FLAGS = ("device", "train_limit", "release")
+
+
+def _add_config_flags(p: argparse.ArgumentParser, keys: tuple[str, ...]) -> None:
+    from .data.releases import RELEASES
+    from .experiment import FIELDS
+
+    group = p.add_argument_group("config keys (default: the experiment's own)")
+    for key in keys:
+        spec = FIELDS[key].metadata
+        # Release names live in the data layer; the schema checks them on load, as it checks choices:
+        # the values are validated there, with the same message as in a config file.
+        choices = spec["choices"] or (tuple(RELEASES) if key == "release" else None)
+        metavar = "{" + ",".join(choices) + "}" if choices else {int: "N", float: "X"}.get(spec["kind"], "TEXT")
+        help = f"{spec['doc']} (config key {key})" if spec["doc"] else f"config key {key}"
+        group.add_argument("--" + key.replace("_", "-"), dest=key, type=spec["kind"], metavar=metavar, help=help)
+    group.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                       help="any config key, the value as in a TOML file (strings may go unquoted), "
+                            "e.g. --set label_smoothing=0.1 --set schedule=onecycle; repeatable")
+
+
+def _config_overrides(args, keys: tuple[str, ...]) -> dict:
+    """The config keys given on the command line: their own flags, then --set (one of the two per key)."""
+    from .experiment import parse_assignment
+
+    overrides = {key: getattr(args, key) for key in keys}
+    for text in args.set:
+        key, value = parse_assignment(text)
+        if overrides.get(key) is not None:
+            raise UserError(f"--set {key}=... and --{key.replace('_', '-')} both given; give one of them.")
+        overrides[key] = value
+    return overrides
+
+
 # ---------------------------------------------------------------- data
 
 
@@ -129,11 +173,7 @@ def cmd_train(args) -> int:
     from .experiment import load_config
     from .training import Interrupted, train
 
-    overrides = {
-        "epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr, "optimizer": args.optimizer,
-        "seed": args.seed, "train_limit": args.train_limit, "device": args.device, "release": args.release,
-    }
-    config = load_config(args.experiment, overrides)
+    config = load_config(args.experiment, _config_overrides(args, TRAIN_FLAGS))
     out = args.out or _default_out(config)
     print(f"{config.name}: {config.description}", flush=True)
     try:
@@ -196,8 +236,8 @@ def cmd_reproduce(args) -> int:
     from .training import Interrupted
 
     try:
-        result = reproduce(args.out, scale=args.scale, data_dir=args.data_dir, device=args.device,
-                           train_limit=args.train_limit, release=args.release, progress=not args.quiet)
+        result = reproduce(args.out, scale=args.scale, data_dir=args.data_dir,
+                           overrides=_config_overrides(args, REPRODUCE_FLAGS), progress=not args.quiet)
     except Interrupted as stop:
         print(f"fashionlab: {stop}. Run the same command again to continue.", file=sys.stderr)
         return 130
@@ -279,14 +319,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = commands.add_parser("train", help="train an experiment (a preset such as cnn-2, or a TOML file)")
     p.add_argument("experiment", help="preset name (ann-1 ... cnn-3) or a TOML config file")
-    p.add_argument("--epochs", type=int)
-    p.add_argument("--batch-size", type=int)
-    p.add_argument("--lr", type=float, help="learning rate (default: the preset's)")
-    p.add_argument("--optimizer", help="adam, rmsprop or sgd")
-    p.add_argument("--seed", type=int)
-    p.add_argument("--train-limit", type=int, help="train on the first N training images")
-    p.add_argument("--device", help="auto, cpu or cuda")
-    p.add_argument("--release", help="dataset release (default: the preset's)")
+    _add_config_flags(p, TRAIN_FLAGS)
     _add_data_dir(p)
     p.add_argument("--out", help="run directory (default: runs/NAME-TIMESTAMP)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
@@ -296,7 +329,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser("evaluate", help="recompute a run's test metrics from its saved weights")
     p.add_argument("run_dir")
     _add_data_dir(p)
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--device", default="auto", choices=_device_choices())
     p.add_argument("--json", action="store_true")
     p.add_argument("--tta", choices=["on", "off"], help="override the run's flip test-time augmentation")
     p.set_defaults(func=cmd_evaluate)
@@ -305,7 +338,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run_dir")
     p.add_argument("images", nargs="+", metavar="IMAGE")
     p.add_argument("--top", type=int, default=3, help="how many classes to show (default 3)")
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--device", default="auto", choices=_device_choices())
     p.set_defaults(func=cmd_predict)
 
     p = commands.add_parser("report", help="one self-contained HTML report of one run, or a comparison of several")
@@ -336,9 +369,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scale", type=float, default=1.0, help="multiply every epoch count (e.g. 0.02 for a quick look)")
     p.add_argument("--out", default="runs/reproduce", help="folder for the six runs and the report (default: %(default)s)")
     _add_data_dir(p)
-    p.add_argument("--device", help="auto, cpu or cuda")
-    p.add_argument("--train-limit", type=int, help="train on the first N training images")
-    _add_release(p, default=None)
+    _add_config_flags(p, REPRODUCE_FLAGS)
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_reproduce)
     return parser

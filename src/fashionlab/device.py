@@ -14,8 +14,6 @@ import torch
 
 from .errors import UserError
 
-DEVICES = ("auto", "cpu", "cuda")
-
 
 def resolve_device(name: str) -> torch.device:
     if name == "cuda" and not torch.cuda.is_available():

@@ -215,3 +215,18 @@ def load_config(name_or_path: str, overrides: dict | None = None) -> ExperimentC
         changes = {k: v for k, v in overrides.items() if v is not None}
         config = config_from_dict({**config.to_dict(), **changes}, f"{source} with command-line overrides")
     return config
+
+
+def parse_assignment(text: str) -> tuple[str, object]:
+    """`KEY=VALUE` from the command line (`--set`): VALUE is a TOML literal (`0.1`, `true`, `"adamw"`),
+    or, when it is not one, the text itself (so `optimizer=adamw` needs no quotes). The schema
+    validates it with every other key."""
+    key, sep, raw = text.partition("=")
+    key = key.strip()
+    if not sep or not key:
+        raise ConfigError(f"--set {text!r}: give KEY=VALUE, e.g. --set label_smoothing=0.1.")
+    try:
+        parsed = tomllib.loads(f"value = {raw.strip()}")
+    except tomllib.TOMLDecodeError:
+        parsed = {}
+    return key, parsed["value"] if set(parsed) == {"value"} else raw.strip()

@@ -41,32 +41,35 @@ def reproduce(
     out: str | Path = "runs/reproduce",
     scale: float = 1.0,
     data_dir=None,
-    device: str | None = None,
-    train_limit: int | None = None,
-    release: str | None = None,
+    overrides: dict | None = None,
     experiments=PAPER_EXPERIMENTS,
     progress: bool = True,
     log: Callable[[str], None] = print,
 ) -> ReproduceResult:
+    """Train each of `experiments` into `out`/NAME (skipping finished ones), then write the report and summary.
+
+    `overrides` are config keys applied to every experiment, as `fashionlab train`'s flags and
+    `--set` apply them (None values ignored); `epochs` comes from the preset and `scale`.
+    """
     if not scale > 0:
         raise UserError(f"--scale must be > 0, got {scale}.")
+    overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
+    if "epochs" in overrides:
+        raise UserError("reproduce sets every experiment's epochs from the paper's and --scale; give --scale instead.")
     out = Path(out)
     trained, skipped, notes = [], [], []
     for name in experiments:
         preset = load_config(name)
-        config = load_config(name, {"epochs": scaled_epochs(preset.epochs, scale), "device": device,
-                                    "train_limit": train_limit, "release": release})
+        config = load_config(name, {**overrides, "epochs": scaled_epochs(preset.epochs, scale)})
         run = RunDir(out / name)
         if run.is_complete and not run.checkpoint.is_file():
             raise UserError(f"{run.path}: a finished run without its checkpoint; remove it or use another --out.")
         if run.is_complete:
-            saved = load_config(str(run.config))
-            if saved != config:
-                raise UserError(
-                    f"{run.path} holds {name} with other settings ({saved.epochs} epochs, train_limit "
-                    f"{saved.train_limit}); this call asks for {config.epochs} epochs, train_limit {config.train_limit}. "
-                    "Use another --out for a different scale."
-                )
+            saved, wanted = run.read_config().to_dict(), config.to_dict()
+            differ = [f"{k} {saved[k]!r} there, {wanted[k]!r} asked" for k in wanted if saved[k] != wanted[k]]
+            if differ:
+                raise UserError(f"{run.path} holds {name} with other settings ({'; '.join(differ)}). "
+                                "Use another --out for another scale or other settings.")
             log(f"{name}: finished earlier, skipped ({run.path})")
             skipped.append(name)
             continue
@@ -79,8 +82,8 @@ def reproduce(
                      + ", ".join(f"{n} {scaled_epochs(load_config(n).epochs, scale)} of {load_config(n).epochs}"
                                  for n in experiments)
                      + ". Numbers are not comparable with the paper's full-length runs.")
-    if train_limit:
-        notes.append(f"Trained on the first {train_limit:,} training images only (--train-limit); "
+    if overrides.get("train_limit"):
+        notes.append(f"Trained on the first {overrides['train_limit']:,} training images only (--train-limit); "
                      "tested on the full test set.")
     records = [load_run(out / name) for name in experiments]
     report = render_report([r.path for r in records], out / "report.html",
