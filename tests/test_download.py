@@ -1,8 +1,6 @@
-"""Downloads against a real HTTP server on 127.0.0.1, started by the test."""
+"""Downloads against a real HTTP server on 127.0.0.1 (conftest.Server), started by the test."""
 
 import hashlib
-import http.server
-import threading
 
 import pytest
 
@@ -13,61 +11,6 @@ from fashionlab.errors import DatasetError
 
 PAYLOAD = bytes(range(256)) * 400  # 100 KiB
 MD5 = hashlib.md5(PAYLOAD).hexdigest()
-
-
-class Server:
-    """Serves `routes`: path -> bytes, 404 when absent. `drop_once` paths cut the first response short."""
-
-    def __init__(self):
-        self.routes: dict[str, bytes] = {}
-        self.drop_once: set[str] = set()
-        self.requests: list[tuple[str, str | None]] = []
-        owner = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def do_GET(self):
-                owner.requests.append((self.path, self.headers.get("Range")))
-                body = owner.routes.get(self.path)
-                if body is None:
-                    self.send_error(404, "Not Found")
-                    return
-                start = 0
-                rng = self.headers.get("Range")
-                if rng:
-                    start = int(rng.split("=")[1].split("-")[0])
-                    self.send_response(206)
-                    self.send_header("Content-Range", f"bytes {start}-{len(body) - 1}/{len(body)}")
-                else:
-                    self.send_response(200)
-                self.send_header("Content-Length", str(len(body) - start))
-                self.end_headers()
-                if self.path in owner.drop_once:
-                    owner.drop_once.discard(self.path)
-                    self.wfile.write(body[start : start + len(body) // 3])
-                    self.wfile.flush()
-                    self.close_connection = True
-                    return
-                self.wfile.write(body[start:])
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_port}"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
-@pytest.fixture
-def server():
-    s = Server()
-    yield s
-    s.close()
-
-
 FAST = dict(retries=3, backoff=0.01, timeout=5, progress=False)
 
 

@@ -15,8 +15,7 @@ from fashionlab.cli import main
 from fashionlab.data import releases
 from fashionlab.data.releases import DIGIT_CLASSES, RELEASES, SPLIT_FILES, identify
 
-from conftest import write_dataset
-from test_download import Server
+from conftest import Server, write_dataset
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*unknown.*:UserWarning")
 

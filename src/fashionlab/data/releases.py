@@ -34,11 +34,6 @@ class Release:
     classes: tuple[str, ...]
     md5: dict[str, str]  # file name -> md5 of the (gzipped) file
     mirrors: tuple[str, ...]  # base URLs; a file's URL is mirror + file name
-    cache_dir_aliases: tuple[str, ...] = ()  # folder names other tools use for it
-
-    @property
-    def files(self) -> tuple[str, ...]:
-        return tuple(SPLIT_FILES.values())
 
     def urls(self, filename: str) -> list[str]:
         return [mirror + filename for mirror in self.mirrors]
