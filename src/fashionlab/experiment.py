@@ -11,13 +11,12 @@ import dataclasses
 import math
 import sys
 from dataclasses import dataclass, field
-from difflib import get_close_matches
 from importlib import resources
 from pathlib import Path
 
 import tomli_w
 
-from .errors import ConfigError
+from .errors import ConfigError, did_you_mean
 from .fileio import entry_kind
 
 if sys.version_info >= (3, 11):
@@ -141,18 +140,15 @@ def config_from_dict(values: dict, source: str = "config") -> ExperimentConfig:
         if not isinstance(key, str):
             raise ConfigError(f"{source}: unknown key {key!r}. Known keys: {', '.join(FIELDS)}.")
         if key not in FIELDS:
-            hint = get_close_matches(key, FIELDS, n=1)
-            did_you_mean = f" Did you mean {hint[0]!r}?" if hint else ""
-            raise ConfigError(f"{source}: unknown key {key!r}.{did_you_mean} Known keys: {', '.join(FIELDS)}.")
+            raise ConfigError(f"{source}: unknown key {key!r}.{did_you_mean(key, FIELDS)} Known keys: {', '.join(FIELDS)}.")
         cleaned[key] = _validate_value(key, value, source)
     config = ExperimentConfig(**cleaned)
     from .data.releases import RELEASES
     from .models import model_names
 
     if config.model not in model_names():
-        hint = get_close_matches(config.model, model_names(), n=1)
-        did_you_mean = f" Did you mean {hint[0]!r}?" if hint else ""
-        raise ConfigError(f"{source}: unknown model {config.model!r}.{did_you_mean} `fashionlab models list` shows them.")
+        raise ConfigError(f"{source}: unknown model {config.model!r}.{did_you_mean(config.model, model_names())} "
+                          "`fashionlab models list` shows them.")
     if config.release not in RELEASES:
         raise ConfigError(f"{source}: unknown release {config.release!r}; known: {', '.join(RELEASES)}.")
     return config
@@ -205,10 +201,9 @@ def load_config(name_or_path: str, overrides: dict | None = None) -> ExperimentC
         source = str(path)
         values = _parse_toml(read_config_text(path), source)
     else:
-        hint = get_close_matches(name_or_path, preset_names(), n=1)
-        did_you_mean = f" Did you mean {hint[0]!r}?" if hint else ""
         raise ConfigError(
-            f"{name_or_path!r} is neither a preset nor a TOML file.{did_you_mean} Presets: {', '.join(preset_names())}."
+            f"{name_or_path!r} is neither a preset nor a TOML file.{did_you_mean(name_or_path, preset_names())} "
+            f"Presets: {', '.join(preset_names())}."
         )
     config = config_from_dict(values, source)
     if overrides:
