@@ -148,5 +148,9 @@ def run_baseline(name: str, dataset, out, seed: int = 0, train_limit: int = 0, l
 def run_baselines(names, out, data_dir=None, release="fashion-mnist", seed=0, train_limit=0, log=print) -> dict:
     from .data import load_dataset
 
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32:
+        raise UserError(f"--seed {seed}: scikit-learn takes seeds from 0 to 2**32 - 1.")
+    if isinstance(train_limit, bool) or not isinstance(train_limit, int) or train_limit < 0:
+        raise UserError(f"--train-limit {train_limit}: give a number of images >= 0 (0 means all).")
     dataset = load_dataset(release, data_dir)
     return {name: run_baseline(name, dataset, Path(out) / name, seed, train_limit, log) for name in names}

@@ -129,8 +129,12 @@ def cmd_data_verify(args) -> int:
 
 def cmd_data_show(args) -> int:
     from .data import load_dataset
+    from .fileio import check_output_file
     from .figures import sample_grid
 
+    check_output_file(args.out, "--out", "samples.png")
+    if not (1 <= args.per_class <= 100 and args.seed >= 0):
+        raise UserError(f"--per-class {args.per_class}, --seed {args.seed}: give 1 to 100 samples per class and a seed >= 0.")
     dataset = load_dataset(args.release, args.data_dir)
     images, labels = (
         (dataset.train_images, dataset.train_labels) if args.split == "train" else (dataset.test_images, dataset.test_labels)
@@ -224,9 +228,10 @@ def cmd_predict(args) -> int:
 
 
 def cmd_report(args) -> int:
+    from .fileio import check_output_file
     from .report.html import render_report
 
-    out = render_report(args.run_dirs, args.out, title=args.title)
+    out = render_report(args.run_dirs, check_output_file(args.out, "--out", "report.html"), title=args.title)
     print(f"wrote {out} ({len(args.run_dirs)} run(s))")
     return 0
 
@@ -270,6 +275,36 @@ def cmd_ensemble(args) -> int:
           f"({m['gain_over_best_member']:+.4f} over the best member, {m['gain_over_mean_member']:+.4f} over their mean), "
           f"release {m['release']}")
     print(f"run directory: {args.out}")
+    return 0
+
+
+def cmd_export(args) -> int:
+    from .export import ExportCheckFailed, export_run
+
+    try:
+        r = export_run(args.run_dir, args.format, args.out, data_dir=args.data_dir)
+    except ExportCheckFailed as exc:
+        print(f"fashionlab: export failed its check: {exc}", file=sys.stderr)
+        return 1
+    print(f"checked on the test set: {r.argmax_agree} of {r.images_checked} test images get the same class from "
+          f"{r.format} as from PyTorch; largest probability difference {r.max_probability_diff:.2e}; "
+          f"test accuracy of the exported model {r.test_accuracy:.4f}")
+    print(f"wrote {r.path}")
+    return 0
+
+
+def cmd_serve(args) -> int:
+    try:
+        import uvicorn
+
+        from .serve.app import create_app
+    except ImportError:
+        raise UserError("`fashionlab serve` needs the serve extra: pip install 'fashionlab[serve]'.") from None
+    if not 0 < args.max_upload_mb <= 1024 or not 0 <= args.port <= 65535:
+        raise UserError("--max-upload-mb must be in (0, 1024] and --port in 0-65535.")
+    app = create_app(args.run_dir, max_upload_mb=args.max_upload_mb, device=args.device)
+    print(f"serving {args.run_dir} at http://{args.host}:{args.port}/ (API docs at /docs); Ctrl-C stops", flush=True)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     return 0
 
 
@@ -372,6 +407,21 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config_flags(p, REPRODUCE_FLAGS)
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_reproduce)
+
+    p = commands.add_parser("export", help="export a run's model to ONNX or TorchScript, checked on the test set")
+    p.add_argument("run_dir")
+    p.add_argument("--format", choices=["onnx", "torchscript"], default="onnx")
+    p.add_argument("--out", help="file to write (default: RUN_DIR/model.onnx or model.pt)")
+    _add_data_dir(p)
+    p.set_defaults(func=cmd_export)
+
+    p = commands.add_parser("serve", help="serve a run over HTTP: a JSON API and a page to drop photos on")
+    p.add_argument("run_dir")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s, this machine only)")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--max-upload-mb", type=float, default=5.0, help="largest request body accepted (default: %(default)s)")
+    p.add_argument("--device", default="cpu", choices=_device_choices())
+    p.set_defaults(func=cmd_serve)
     return parser
 
 

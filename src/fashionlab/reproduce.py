@@ -51,8 +51,8 @@ def reproduce(
     `overrides` are config keys applied to every experiment, as `fashionlab train`'s flags and
     `--set` apply them (None values ignored); `epochs` comes from the preset and `scale`.
     """
-    if not scale > 0:
-        raise UserError(f"--scale must be > 0, got {scale}.")
+    if not 0 < scale < float("inf"):  # also NaN; inf would round to an infinite epoch count
+        raise UserError(f"--scale must be a finite number > 0, got {scale}.")
     overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
     if "epochs" in overrides:
         raise UserError("reproduce sets every experiment's epochs from the paper's and --scale; give --scale instead.")

@@ -1,0 +1,91 @@
+"""Bad flags and output paths: one line, exit code 2, nothing written."""
+
+import pytest
+
+from fashionlab.cli import main
+
+pytestmark = pytest.mark.filterwarnings("ignore:.*unknown.*:UserWarning")
+
+
+def _one_line_exit_2(argv, capsys):
+    code = main(argv)
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    return err
+
+
+@pytest.mark.parametrize("scale", ["inf", "nan", "0", "-1"])
+def test_reproduce_scale_must_be_finite_and_positive(tmp_path, capsys, scale):
+    out = tmp_path / "repro"
+    err = _one_line_exit_2(["reproduce", f"--scale={scale}", "--out", str(out), "--quiet"], capsys)
+    assert "--scale must be a finite number > 0" in err and not out.exists()
+
+
+def test_reproduce_huge_scale_is_a_config_error(tmp_path, capsys, synthetic_dir):
+    out = tmp_path / "repro"
+    err = _one_line_exit_2(["reproduce", "--scale=1e300", "--out", str(out), "--data-dir", str(synthetic_dir),
+                            "--quiet"], capsys)
+    assert "epochs must be at most" in err and not out.exists()
+
+
+@pytest.mark.parametrize("flags", [["--per-class", "0"], ["--per-class", "-3"], ["--per-class", "101"],
+                                   ["--seed", "-1"]])
+def test_data_show_bad_numbers(synthetic_dir, tmp_path, capsys, flags):
+    out = tmp_path / "grid.png"
+    err = _one_line_exit_2(["data", "show", "--data-dir", str(synthetic_dir), "--out", str(out), *flags], capsys)
+    assert flags[0] in err and not out.exists()
+
+
+def _bad_outputs(tmp_path):
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    plain = tmp_path / "plain.txt"
+    plain.write_text("a regular file")
+    return [
+        (folder, "is a directory"),
+        (plain / "x.png", f"{plain} is a file, not a folder"),
+        (plain / "deeper" / "x.png", f"{plain} is a file, not a folder"),
+    ]
+
+
+def test_data_show_out_that_cannot_be_a_file(synthetic_dir, tmp_path, capsys):
+    for out, words in _bad_outputs(tmp_path):
+        err = _one_line_exit_2(["data", "show", "--data-dir", str(synthetic_dir), "--out", str(out)], capsys)
+        assert f"--out {out}" in err and words in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["folder", "plain.txt", "synthetic"]
+    assert list((tmp_path / "folder").iterdir()) == []
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    from conftest import write_dataset
+    from fashionlab.experiment import load_config
+    from fashionlab.training import train
+
+    root = tmp_path_factory.mktemp("cli-edge")
+    return train(load_config("ann-3", {"epochs": 1, "device": "cpu"}), root / "run",
+                 data_dir=write_dataset(root / "data"), progress=False, log=lambda s: None).run_dir
+
+
+def test_report_out_that_cannot_be_a_file(run_dir, tmp_path, capsys):
+    for out, words in _bad_outputs(tmp_path):
+        err = _one_line_exit_2(["report", str(run_dir), "--out", str(out)], capsys)
+        assert f"--out {out}" in err and words in err
+    assert list((tmp_path / "folder").iterdir()) == []
+    fifo = tmp_path / "pipe.html"
+    import os
+
+    os.mkfifo(fifo)
+    err = _one_line_exit_2(["report", str(run_dir), "--out", str(fifo)], capsys)
+    assert "named pipe" in err and fifo.is_fifo()  # not replaced by a file
+    assert main(["report", str(run_dir), "--out", str(tmp_path / "new" / "report.html")]) == 0
+
+
+@pytest.mark.parametrize("flags, words", [(["--seed", "-1"], "--seed -1"), (["--seed", str(2**32)], "--seed"),
+                                          (["--train-limit", "-5"], "--train-limit -5")])
+def test_baselines_bad_numbers(synthetic_dir, tmp_path, capsys, flags, words):
+    out = tmp_path / "baselines"
+    err = _one_line_exit_2(["baselines", "--methods", "logreg", "--data-dir", str(synthetic_dir),
+                            "--out", str(out), *flags], capsys)
+    assert words in err and not out.exists()
