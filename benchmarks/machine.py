@@ -6,9 +6,11 @@ benchmark prints the GEMM rate it measured in the same invocation, right before 
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import time
+from pathlib import Path
 
 
 def gemm_gflops(precision: str = "fp32", n: int = 1024, seconds: float = 1.0) -> float:
@@ -35,3 +37,11 @@ def machine_record() -> dict:
     except OSError:
         pass
     return {"platform": platform.platform(), "processor": processor, "cpus": os.cpu_count()}
+
+
+def write_record(path: str | os.PathLike, record: dict) -> None:
+    """Write a benchmark's figures as JSON beside its printed table."""
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(record, indent=2) + "\n")
+    print(f"wrote {out}")

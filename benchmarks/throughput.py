@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from machine import gemm_gflops, machine_record  # noqa: E402
+from machine import gemm_gflops, machine_record, write_record  # noqa: E402
 
 
 def peak_rss_mib() -> float:
@@ -144,10 +144,7 @@ def main() -> None:
             print(f"{name}: median {statistics.median(values):.2f}x  (rounds: {', '.join(f'{v:.2f}' for v in values)})")
     record = {"machine": {**machine_record(), "threads": torch.get_num_threads(), "torch": torch.__version__, **gemm},
               "results": results}
-    out = Path(args.json)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(record, indent=2) + "\n")
-    print(f"wrote {out}")
+    write_record(args.json, record)
 
 
 if __name__ == "__main__":

@@ -156,27 +156,57 @@ class Prediction:
     inverted: bool
 
 
+class Classifier:
+    """A finished run's model, loaded once, scoring 28x28 uint8 images as `evaluate` scores them."""
+
+    def __init__(self, run_dir, device: str = "auto"):
+        from .data.releases import get_release
+        from .evaluation import load_run_model
+
+        self.run_dir = Path(run_dir)
+        self.run = load_run_model(run_dir, device)  # in the precision `evaluate` uses (device.scoring_precision)
+        self.config = self.run.config
+        self.classes = get_release(self.config.release).classes
+
+    def probabilities(self, images: np.ndarray) -> np.ndarray:
+        """uint8 (N, 28, 28), light item on dark -> float (N, classes)."""
+        import torch
+
+        from .evaluation import predict_logits, to_input
+
+        logits = predict_logits(self.run.model, to_input(images, self.run.device), channels_last=self.run.channels_last,
+                                precision=self.run.precision, tta_flip=self.config.tta_flip)
+        return torch.softmax(logits, 1).cpu().numpy()
+
+    def model_card(self) -> dict:
+        """What a user of the model should know: where it came from and how well it did."""
+        from . import __version__
+        from .models.summary import summarize
+        from .runs import RunDir
+
+        run = RunDir(self.run_dir)
+        metrics = run.read_json(run.metrics) if run.metrics.is_file() else {}
+        environment = run.read_json(run.environment) if run.environment.is_file() else {}
+        return {
+            "experiment": self.config.name, "description": self.config.description, "model": self.config.model,
+            "release": environment.get("dataset", {}).get("release", self.config.release),
+            "test_accuracy": metrics.get("test_accuracy"), "test_loss": metrics.get("test_loss"),
+            "parameters": summarize(self.run.model).trainable, "classes": list(self.classes),
+            "confusion_matrix": metrics.get("confusion_matrix"), "tta_flip": self.config.tta_flip,
+            "precision": self.run.precision, "device": str(self.run.device), "config": self.config.to_dict(),
+            "fashionlab_version": __version__,
+        }
+
+
 def predict_images(run_dir, paths, top_k: int = 3, device: str = "auto") -> list[Prediction]:
-    import torch
-
-    from .data.releases import get_release
-    from .evaluation import load_run_model, predict_logits, to_input
-
-    if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
-        raise UserError(f"--top {top_k}: give how many classes to show, 1 or more.")
     if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
         raise UserError(f"--top {top_k}: give how many classes to show, 1 or more.")
     prepared = [prepare_image(p) for p in paths]  # every file checked before any work
-    run = load_run_model(run_dir, device)  # scored in the precision `evaluate` uses (device.scoring_precision)
-    classes = get_release(run.config.release).classes
+    classifier = Classifier(run_dir, device)
+    classes = classifier.classes
     if top_k > len(classes):
         raise UserError(f"--top {top_k}: the run's release has {len(classes)} classes; give 1 to {len(classes)}.")
-    if top_k > len(classes):
-        raise UserError(f"--top {top_k}: the run's release has {len(classes)} classes; give 1 to {len(classes)}.")
-    x = to_input(np.stack([p.image for p in prepared]), run.device)
-    logits = predict_logits(run.model, x, channels_last=run.channels_last, precision=run.precision,
-                            tta_flip=run.config.tta_flip)
-    probabilities = torch.softmax(logits, 1).cpu().numpy()
+    probabilities = classifier.probabilities(np.stack([p.image for p in prepared]))
     results = []
     for path, prep, probs in zip(paths, prepared, probabilities):
         order = np.argsort(-probs)[:top_k]
