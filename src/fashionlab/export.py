@@ -81,10 +81,12 @@ def _torch_probabilities(module: nn.Module, x: torch.Tensor, batch: int = 1000) 
 def _write_onnx(module: nn.Module, path: Path, metadata: dict[str, str]) -> None:
     import contextlib
     import io
+    import logging
 
     import onnx
 
     example = torch.zeros(2, 1, 28, 28)
+    logging.getLogger("torch.onnx").setLevel(logging.ERROR)  # e.g. "torchvision is not installed": not ours to fix
     with contextlib.redirect_stdout(io.StringIO()):  # the exporter narrates its steps
         program = torch.onnx.export(module, (example,), input_names=["images"], output_names=["probabilities"],
                                     dynamic_shapes={"images": {0: torch.export.Dim("batch")}}, dynamo=True,
