@@ -111,3 +111,14 @@ def server():
     s = Server()
     yield s
     s.close()
+
+
+def one_line_exit_2(argv, capsys) -> str:
+    """Run the CLI; assert the fashionlab contract for bad input: exit code 2, one line, no traceback."""
+    from fashionlab.cli import main
+
+    code = main(argv)
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    return err

@@ -3,28 +3,21 @@
 import pytest
 
 from fashionlab.cli import main
+from conftest import one_line_exit_2
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*unknown.*:UserWarning")
-
-
-def _one_line_exit_2(argv, capsys):
-    code = main(argv)
-    err = capsys.readouterr().err
-    assert code == 2, err
-    assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
-    return err
 
 
 @pytest.mark.parametrize("scale", ["inf", "nan", "0", "-1"])
 def test_reproduce_scale_must_be_finite_and_positive(tmp_path, capsys, scale):
     out = tmp_path / "repro"
-    err = _one_line_exit_2(["reproduce", f"--scale={scale}", "--out", str(out), "--quiet"], capsys)
+    err = one_line_exit_2(["reproduce", f"--scale={scale}", "--out", str(out), "--quiet"], capsys)
     assert "--scale must be a finite number > 0" in err and not out.exists()
 
 
 def test_reproduce_huge_scale_is_a_config_error(tmp_path, capsys, synthetic_dir):
     out = tmp_path / "repro"
-    err = _one_line_exit_2(["reproduce", "--scale=1e300", "--out", str(out), "--data-dir", str(synthetic_dir),
+    err = one_line_exit_2(["reproduce", "--scale=1e300", "--out", str(out), "--data-dir", str(synthetic_dir),
                             "--quiet"], capsys)
     assert "epochs must be at most" in err and not out.exists()
 
@@ -33,7 +26,7 @@ def test_reproduce_huge_scale_is_a_config_error(tmp_path, capsys, synthetic_dir)
                                    ["--seed", "-1"]])
 def test_data_show_bad_numbers(synthetic_dir, tmp_path, capsys, flags):
     out = tmp_path / "grid.png"
-    err = _one_line_exit_2(["data", "show", "--data-dir", str(synthetic_dir), "--out", str(out), *flags], capsys)
+    err = one_line_exit_2(["data", "show", "--data-dir", str(synthetic_dir), "--out", str(out), *flags], capsys)
     assert flags[0] in err and not out.exists()
 
 
@@ -51,7 +44,7 @@ def _bad_outputs(tmp_path):
 
 def test_data_show_out_that_cannot_be_a_file(synthetic_dir, tmp_path, capsys):
     for out, words in _bad_outputs(tmp_path):
-        err = _one_line_exit_2(["data", "show", "--data-dir", str(synthetic_dir), "--out", str(out)], capsys)
+        err = one_line_exit_2(["data", "show", "--data-dir", str(synthetic_dir), "--out", str(out)], capsys)
         assert f"--out {out}" in err and words in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["folder", "plain.txt", "synthetic"]
     assert list((tmp_path / "folder").iterdir()) == []
@@ -70,14 +63,14 @@ def run_dir(tmp_path_factory):
 
 def test_report_out_that_cannot_be_a_file(run_dir, tmp_path, capsys):
     for out, words in _bad_outputs(tmp_path):
-        err = _one_line_exit_2(["report", str(run_dir), "--out", str(out)], capsys)
+        err = one_line_exit_2(["report", str(run_dir), "--out", str(out)], capsys)
         assert f"--out {out}" in err and words in err
     assert list((tmp_path / "folder").iterdir()) == []
     fifo = tmp_path / "pipe.html"
     import os
 
     os.mkfifo(fifo)
-    err = _one_line_exit_2(["report", str(run_dir), "--out", str(fifo)], capsys)
+    err = one_line_exit_2(["report", str(run_dir), "--out", str(fifo)], capsys)
     assert "named pipe" in err and fifo.is_fifo()  # not replaced by a file
     assert main(["report", str(run_dir), "--out", str(tmp_path / "new" / "report.html")]) == 0
 
@@ -86,6 +79,6 @@ def test_report_out_that_cannot_be_a_file(run_dir, tmp_path, capsys):
                                           (["--train-limit", "-5"], "--train-limit -5")])
 def test_baselines_bad_numbers(synthetic_dir, tmp_path, capsys, flags, words):
     out = tmp_path / "baselines"
-    err = _one_line_exit_2(["baselines", "--methods", "logreg", "--data-dir", str(synthetic_dir),
+    err = one_line_exit_2(["baselines", "--methods", "logreg", "--data-dir", str(synthetic_dir),
                             "--out", str(out), *flags], capsys)
     assert words in err and not out.exists()

@@ -7,20 +7,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fashionlab.cli import main
 from fashionlab.errors import ConfigError
 from fashionlab.experiment import FIELDS, ExperimentConfig, config_from_dict, load_config
+from conftest import one_line_exit_2
 
 FLOAT_KEYS = [k for k, f in FIELDS.items() if f.metadata["kind"] is float]
 INT_KEYS = [k for k, f in FIELDS.items() if f.metadata["kind"] is int]
-
-
-def _one_line_exit_2(argv, capsys):
-    code = main(argv)
-    err = capsys.readouterr().err
-    assert code == 2, err
-    assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
-    return err
 
 
 @pytest.mark.parametrize("key", FLOAT_KEYS)
@@ -49,7 +41,7 @@ def test_nan_and_inf_in_a_config_file_exit_2(tmp_path, capsys, text, key):
     config = tmp_path / "c.toml"
     config.write_text(f'model = "ann-3"\n{text}\n')
     out = tmp_path / "run"
-    err = _one_line_exit_2(["train", str(config), "--out", str(out)], capsys)
+    err = one_line_exit_2(["train", str(config), "--out", str(out)], capsys)
     assert f"{key} must be a finite number" in err and str(config) in err
     assert not out.exists()
 
@@ -57,7 +49,7 @@ def test_nan_and_inf_in_a_config_file_exit_2(tmp_path, capsys, text, key):
 @pytest.mark.parametrize("flag", ["1e400", "inf", "nan", "-inf"])
 def test_lr_flag_must_be_finite(tmp_path, capsys, flag):
     out = tmp_path / "run"
-    err = _one_line_exit_2(["train", "ann-3", f"--lr={flag}", "--out", str(out)], capsys)
+    err = one_line_exit_2(["train", "ann-3", f"--lr={flag}", "--out", str(out)], capsys)
     assert "lr must be a finite number" in err and not out.exists()
 
 
@@ -66,7 +58,7 @@ def test_seed_must_fit_in_64_bits(tmp_path, capsys):
     for seed in (2**63, 2**64, 10**30):
         with pytest.raises(ConfigError, match=r"seed must be at most 2\*\*63 - 1"):
             load_config("ann-3", {"seed": seed})
-    err = _one_line_exit_2(["train", "ann-3", "--seed", str(2**70), "--out", str(tmp_path / "run")], capsys)
+    err = one_line_exit_2(["train", "ann-3", "--seed", str(2**70), "--out", str(tmp_path / "run")], capsys)
     assert "seed must be at most" in err and not (tmp_path / "run").exists()
 
 
@@ -97,10 +89,10 @@ def test_text_values_that_cannot_name_a_run(values, message):
 
 # ---------------------------------------------------------------- reading the file
 
-def test_non_utf8_config_file_is_one_line_exit_2(tmp_path, capsys):
+def test_non_utf8_config_file_isone_line_exit_2(tmp_path, capsys):
     config = tmp_path / "latin1.toml"
     config.write_bytes('model = "ann-3"\ndescription = "café"\n'.encode("latin-1"))
-    err = _one_line_exit_2(["train", str(config), "--out", str(tmp_path / "run")], capsys)
+    err = one_line_exit_2(["train", str(config), "--out", str(tmp_path / "run")], capsys)
     assert str(config) in err and "not UTF-8" in err and "0xe9" in err
     assert not (tmp_path / "run").exists()
 
@@ -115,11 +107,11 @@ def test_utf8_bom_is_accepted(tmp_path):
 def test_config_that_is_a_directory_or_fifo(tmp_path, capsys):
     folder = tmp_path / "dir.toml"
     folder.mkdir()
-    err = _one_line_exit_2(["train", str(folder)], capsys)
+    err = one_line_exit_2(["train", str(folder)], capsys)
     assert f"{folder} is a directory, not a config file" in err
     fifo = tmp_path / "fifo.toml"
     os.mkfifo(fifo)  # reading it would block forever
-    err = _one_line_exit_2(["train", str(fifo)], capsys)
+    err = one_line_exit_2(["train", str(fifo)], capsys)
     assert "named pipe" in err
 
 
@@ -133,7 +125,7 @@ def test_unreadable_config_file(tmp_path, capsys, monkeypatch):
         raise PermissionError(13, "Permission denied", str(path))
 
     monkeypatch.setattr(experiment, "open", denied, raising=False)
-    err = _one_line_exit_2(["train", str(config)], capsys)
+    err = one_line_exit_2(["train", str(config)], capsys)
     assert f"{config}: cannot read the config file (Permission denied)" in err
 
 

@@ -13,6 +13,7 @@ from fashionlab.data.store import fetch
 from fashionlab.errors import DatasetError
 
 from conftest import synthetic_arrays, write_dataset
+from conftest import one_line_exit_2
 
 
 def test_real_copy_loads_and_is_detected(real_data):
@@ -144,13 +145,6 @@ def test_data_show_writes_png(synthetic_dir, tmp_path):
 
 # ---------------------------------------------------------------- hostile folders and caches
 
-def _one_line_exit_2(argv, capsys):
-    code = main(argv)
-    err = capsys.readouterr().err
-    assert code == 2, err
-    assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
-    return err
-
 
 @pytest.mark.parametrize("part", ["test", "train"])
 def test_zero_images_is_refused_at_load(synthetic_dir, part, capsys):
@@ -159,9 +153,9 @@ def test_zero_images_is_refused_at_load(synthetic_dir, part, capsys):
     with pytest.raises(DatasetError, match=f"holds 0 images; the {part} set needs at least one") as info:
         load_dataset(data_dir=synthetic_dir)
     assert str(images) in str(info.value)
-    err = _one_line_exit_2(["data", "info", "--data-dir", str(synthetic_dir)], capsys)
+    err = one_line_exit_2(["data", "info", "--data-dir", str(synthetic_dir)], capsys)
     assert "0 images" in err
-    err = _one_line_exit_2(["train", "ann-3", "--epochs", "1", "--data-dir", str(synthetic_dir),
+    err = one_line_exit_2(["train", "ann-3", "--epochs", "1", "--data-dir", str(synthetic_dir),
                             "--out", str(synthetic_dir.parent / "run")], capsys)
     assert "0 images" in err and not (synthetic_dir.parent / "run").exists()
 
@@ -236,7 +230,7 @@ def test_a_non_file_where_a_data_file_belongs_is_named(synthetic_dir, what, caps
     with pytest.raises(DatasetError, match=f"missing t10k-images-idx3-ubyte.gz \\({path}.* {words}, not a file\\)"):
         load_dataset(data_dir=synthetic_dir)
     for argv in (["data", "info"], ["data", "verify"]):
-        err = _one_line_exit_2([*argv, "--data-dir", str(synthetic_dir)], capsys)
+        err = one_line_exit_2([*argv, "--data-dir", str(synthetic_dir)], capsys)
         assert str(path) in err and words.replace("\\", "") in err
     with pytest.raises(DatasetError, match=f"{path} is .*, not a file, so it cannot be downloaded there"):
         fetch("fashion-mnist", synthetic_dir, retries=1, backoff=0, progress=False)
@@ -247,7 +241,7 @@ def test_data_dir_that_is_a_file_says_so(tmp_path, capsys):
     path.write_text("x")
     with pytest.raises(DatasetError, match="is a file, not a folder"):
         load_dataset(data_dir=path)
-    err = _one_line_exit_2(["data", "info", "--data-dir", str(path)], capsys)
+    err = one_line_exit_2(["data", "info", "--data-dir", str(path)], capsys)
     assert str(path) in err
 
 
@@ -262,7 +256,7 @@ def test_unreadable_folder_and_files_are_dataset_errors(synthetic_dir, monkeypat
     monkeypatch.setattr(store, "md5_of", denied)
     with pytest.raises(DatasetError, match=r"train-images-idx3-ubyte.gz: cannot read the file \(Permission denied\)"):
         load_dataset(data_dir=synthetic_dir)
-    _one_line_exit_2(["data", "info", "--data-dir", str(synthetic_dir)], capsys)
+    one_line_exit_2(["data", "info", "--data-dir", str(synthetic_dir)], capsys)
     monkeypatch.undo()
     real_listdir = os.listdir
     monkeypatch.setattr(store.os, "listdir", lambda p=".": denied(p) if str(p) == str(synthetic_dir) else real_listdir(p))
@@ -284,7 +278,7 @@ def test_unreadable_folder_chmod(synthetic_dir):
 
 
 def test_data_dir_with_an_unknown_user(capsys):
-    _one_line_exit_2(["data", "info", "--data-dir", "~no-such-user-fashionlab/data"], capsys)
+    one_line_exit_2(["data", "info", "--data-dir", "~no-such-user-fashionlab/data"], capsys)
 
 
 def test_download_into_a_folder_that_cannot_be_created(tmp_path, capsys):
@@ -294,7 +288,7 @@ def test_download_into_a_folder_that_cannot_be_created(tmp_path, capsys):
     plain.write_text("a file where the data folder would go")
     with pytest.raises(DatasetError, match=f"cannot create the folder {plain / 'data'}"):
         download(["http://127.0.0.1:9/never"], plain / "data" / "x.gz", None, retries=1, backoff=0, progress=False)
-    err = _one_line_exit_2(["data", "fetch", "--data-dir", str(plain / "data"), "--quiet"], capsys)
+    err = one_line_exit_2(["data", "fetch", "--data-dir", str(plain / "data"), "--quiet"], capsys)
     assert "cannot create the folder" in err
 
 
