@@ -28,7 +28,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 
 from ..errors import UserError
-from ..predict import Classifier, prepare_image_bytes
+from ..predict import Classifier, ImageTooLarge, prepare_image_bytes
 
 IMAGE_TYPES = {"image/png", "image/jpeg", "image/webp"}
 MAX_BATCH = 1024
@@ -154,8 +154,7 @@ def create_app(run_dir, max_upload_mb: float = 5.0, max_pixels: int = 25_000_000
             try:
                 prepared.append(prepare_image_bytes(data, name, max_pixels=max_pixels, formats=("PNG", "JPEG", "WEBP")))
             except UserError as exc:
-                status = 413 if "megapixels" in str(exc) else 415
-                return _error(status, str(exc))
+                return _error(413 if isinstance(exc, ImageTooLarge) else 415, str(exc))
         probs = probabilities(np.stack([p.image for p in prepared]))
         results = [{"filename": u.filename, "inverted": p.inverted, "input_image": _png_data_url(p.image),
                     **_answer(classifier, row, top)} for u, p, row in zip(uploads, prepared, probs)]
