@@ -136,6 +136,47 @@ def test_reproduce_tiny_scale_runs_end_to_end_and_restarts_without_redoing(synth
     assert "seed 0 there, 1 asked" in err and "epochs" not in err
 
 
+def test_reproduce_jobs_trains_in_parallel_processes_with_the_same_numbers(synthetic_dir, tmp_path):
+    names = ("ann-3", "cnn-1")
+    kwargs = dict(scale=0.02, data_dir=synthetic_dir, overrides={"device": "cpu", "train_limit": 300},
+                  experiments=names, progress=False, log=lambda s: None)
+    one = reproduce(tmp_path / "one", **kwargs)
+    two = reproduce(tmp_path / "two", jobs=2, **kwargs)
+    assert sorted(two.trained) == sorted(names)
+    for name in names:  # same seed, device and versions: the same numbers, in a worker process or not
+        first = (tmp_path / "one" / name / "history.csv").read_text().splitlines()
+        second = (tmp_path / "two" / name / "history.csv").read_text().splitlines()
+        strip = lambda rows: [r.rsplit(",", 1)[0] for r in rows]  # drop the seconds column
+        assert strip(first) == strip(second)
+    assert two.summary.is_file() and one.summary.read_text().count("| ann-3") == two.summary.read_text().count("| ann-3")
+
+
+def test_reproduce_jobs_ctrl_c_checkpoints_every_worker_and_resumes(synthetic_dir, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "repro"
+    cmd = [sys.executable, "-m", "fashionlab", "reproduce", "--scale", "0.05", "--jobs", "2", "--out", str(out),
+           "--data-dir", str(synthetic_dir), "--set", "device=cpu", "--quiet"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    deadline = time.time() + 120  # Ctrl-C, as a terminal sends it to the process group, once both are training
+    while time.time() < deadline and len(list(out.glob("*/history.csv"))) < 2:
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err[-2000:]
+    assert "Traceback" not in err and "Run the same command again to continue" in err
+    assert any((out / name / "checkpoint.pt").is_file() and not (out / name / "weights.pt").exists()
+               for name in PAPER_EXPERIMENTS)
+    finished = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    assert finished.returncode == 0, finished.stderr[-2000:]
+    assert all((out / name / "weights.pt").is_file() for name in PAPER_EXPERIMENTS)
+
+
 def test_ensemble_averages_member_probabilities(two_runs, tmp_path, capsys):
     import json
 

@@ -152,6 +152,9 @@ class Interrupted(Exception):
         super().__init__(f"interrupted at epoch {epoch}, batch {step}; checkpoint saved in {run_dir}")
         self.run_dir, self.epoch, self.step = run_dir, epoch, step
 
+    def __reduce__(self):  # so that it crosses a process boundary (reproduce --jobs)
+        return Interrupted, (self.run_dir, self.epoch, self.step)
+
 
 @dataclass
 class TrainResult:

@@ -1,0 +1,48 @@
+"""The CUDA path: data on the GPU, bf16 autocast, torch.compile, large-batch evaluation.
+
+These run only where a CUDA device is present (this project's CI has none; they run on a lent GPU
+machine); everything else in the suite covers the same code on the CPU.
+"""
+
+import json
+
+import pytest
+import torch
+
+from fashionlab.cli import main
+from fashionlab.evaluation import evaluate_run
+from fashionlab.experiment import load_config
+from fashionlab.training import Interrupted, train
+
+pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device here")
+QUIET = dict(progress=False, log=lambda s: None)
+
+
+def _history(result):
+    return [{k: v for k, v in row.items() if k != "seconds"} for row in result.history]
+
+
+@pytest.mark.parametrize("name", ["ann-1", "cnn-2", "fast"])
+def test_cuda_run_is_bf16_compiled_and_scores_again_the_same(name, synthetic_dir, tmp_path):
+    # Batches of 32 for all: `fast`'s 256 is a single step per epoch on the 240 synthetic images.
+    config = load_config(name, {"epochs": 3, "batch_size": 32, "device": "cuda"})
+    result = train(config, tmp_path / "run", data_dir=synthetic_dir, **QUIET)
+    environment = json.loads((tmp_path / "run" / "environment.json").read_text())
+    assert environment["device"].startswith("cuda") and environment["precision"] == "bf16"
+    assert result.metrics["test_accuracy"] > 0.3  # chance is 0.1 on the synthetic classes
+    metrics, disagreements = evaluate_run(result.run_dir, data_dir=synthetic_dir, device="cuda")
+    assert disagreements == [], disagreements
+    assert main(["evaluate", str(result.run_dir), "--data-dir", str(synthetic_dir), "--device", "cuda"]) == 0
+
+
+def test_cuda_same_seed_same_numbers_and_resume(synthetic_dir, tmp_path):
+    config = load_config("cnn-1", {"epochs": 2, "batch_size": 32, "device": "cuda", "compile": "off"})
+    straight = train(config, tmp_path / "a", data_dir=synthetic_dir, **QUIET)
+    again = train(config, tmp_path / "b", data_dir=synthetic_dir, **QUIET)
+    with pytest.raises(Interrupted):
+        train(config, tmp_path / "c", data_dir=synthetic_dir, should_stop=lambda e, s: (e, s) == (1, 3), **QUIET)
+    resumed = train(config, tmp_path / "c", data_dir=synthetic_dir, resume=True, **QUIET)
+    # cuDNN may pick non-deterministic backward kernels: report how far apart, fail only past noise.
+    for other in (again, resumed):
+        for x, y in zip(_history(straight), _history(other)):
+            assert abs(x["val_loss"] - y["val_loss"]) < 1e-3, (x, y)
