@@ -175,16 +175,24 @@ def _default_out(config) -> str:
 
 def cmd_train(args) -> int:
     from .experiment import load_config
-    from .training import Interrupted, train
+    from .training import Interrupted, resume_config, train
 
-    config = load_config(args.experiment, _config_overrides(args, TRAIN_FLAGS))
+    overrides = _config_overrides(args, TRAIN_FLAGS)
+    if args.resume:
+        if not args.out:
+            raise UserError("--resume needs --out: the run directory to continue.")
+        config = resume_config(args.out, args.experiment, overrides)  # the run's own config.toml
+    elif args.experiment is None:
+        raise UserError("train: give an experiment (a preset such as cnn-2, or a TOML file), "
+                        "or --out DIR --resume to continue a run.")
+    else:
+        config = load_config(args.experiment, overrides)
     out = args.out or _default_out(config)
     print(f"{config.name}: {config.description}", flush=True)
     try:
         result = train(config, out, data_dir=args.data_dir, resume=args.resume, progress=not args.quiet)
     except Interrupted as stop:
-        print(f"fashionlab: {stop}. Continue with: fashionlab train {args.experiment} --out {stop.run_dir} --resume",
-              file=sys.stderr)
+        print(f"fashionlab: {stop}. Continue with: fashionlab train --out {stop.run_dir} --resume", file=sys.stderr)
         return 130
     m = result.metrics
     print(f"test accuracy {m['test_accuracy']:.4f}, test loss {m['test_loss']:.4f} "
@@ -207,8 +215,12 @@ def cmd_evaluate(args) -> int:
         for name, row in metrics["per_class"].items():
             print(f"{name:<14}{row['precision']:>10.4f}{row['recall']:>10.4f}{row['f1']:>10.4f}{row['accuracy']:>10.4f}")
     if disagreements is None:
-        print(f"flip test-time augmentation {args.tta} (the run's own setting differs): not compared with metrics.json",
-              file=sys.stderr)
+        from .runs import RunDir
+
+        run = RunDir(args.run_dir)
+        why = (f"{run.metrics} is missing" if not run.metrics.is_file() else
+               f"flip test-time augmentation {args.tta} (the run's own setting differs)")
+        print(f"not compared with the run's metrics.json: {why}", file=sys.stderr)
         return 0
     if disagreements:
         print("DISAGREES with metrics.json: " + "; ".join(disagreements), file=sys.stderr)
@@ -354,11 +366,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_models_show)
 
     p = commands.add_parser("train", help="train an experiment (a preset such as cnn-2, or a TOML file)")
-    p.add_argument("experiment", help="preset name (ann-1 ... cnn-3) or a TOML config file")
+    p.add_argument("experiment", nargs="?",
+                   help="preset name (ann-1 ... cnn-3) or a TOML config file; with --resume, the run's own")
     _add_config_flags(p, TRAIN_FLAGS)
     _add_data_dir(p)
     p.add_argument("--out", help="run directory (default: runs/NAME-TIMESTAMP)")
-    p.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the run in --out from its checkpoint, with its own config (only --epochs may extend it)")
     p.add_argument("--quiet", action="store_true", help="no progress bar, one line per epoch")
     p.set_defaults(func=cmd_train)
 

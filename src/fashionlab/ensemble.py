@@ -7,6 +7,8 @@ were tested on the same files (by md5), averages, and writes a run directory lik
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from .data.releases import TEST_FILES
@@ -20,6 +22,17 @@ def ensemble(run_dirs, out, data_dir=None) -> dict:
 
     if len(run_dirs) < 2:
         raise UserError("an ensemble needs at least two run directories.")
+    seen = {}
+    for path in run_dirs:
+        key = Path(path).resolve()
+        if key in seen:
+            raise UserError(f"{path} is given twice (as {seen[key]}); each member of an ensemble counts once.")
+        seen[key] = path
+    target = RunDir(out)
+    if target.path.resolve() in seen:
+        raise UserError(f"--out {out} is one of the members; write the ensemble to a new folder.")
+    if target.holds_files:
+        raise UserError(f"--out {out} already holds files (a run?); write the ensemble to a new folder.")
     members = [load_run(p) for p in run_dirs]
     first = members[0].environment["dataset"]
     for member in members[1:]:

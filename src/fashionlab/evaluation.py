@@ -128,7 +128,8 @@ def evaluate_run(run_dir, data_dir=None, device="auto", tta_flip: bool | None = 
     """Recompute a run's test metrics from its saved weights; also list disagreements with metrics.json.
 
     `tta_flip` overrides the run's own setting (to measure what test-time augmentation adds); the
-    disagreement list is then None, since the numbers are not meant to match.
+    disagreement list is then None, since the numbers are not meant to match. It is None too when the
+    run has no metrics.json: there is nothing to compare with.
     """
     from .data import load_dataset
     from .errors import UserError
@@ -140,7 +141,7 @@ def evaluate_run(run_dir, data_dir=None, device="auto", tta_flip: bool | None = 
     loaded = load_run_model(run_dir, device)
     config = loaded.config
     dataset = load_dataset(config.release, data_dir)
-    environment = run.read_json(run.environment)
+    environment = run.read_environment()
     recorded = environment["dataset"]
     from .data.releases import TEST_FILES
 
@@ -156,12 +157,13 @@ def evaluate_run(run_dir, data_dir=None, device="auto", tta_flip: bool | None = 
                                       config.tta_flip if tta_flip is None else tta_flip)
     if overridden:
         return metrics, None
+    if not run.metrics.is_file():
+        return metrics, None  # nothing to compare with: the caller says so, it does not "agree"
+    saved = run.read_metrics()
     disagreements = []
-    if run.metrics.is_file():
-        saved = run.read_json(run.metrics)
-        if saved["confusion_matrix"] != metrics["confusion_matrix"]:
-            disagreements.append("confusion_matrix")
-        for key in ("test_accuracy", "test_loss"):
-            if abs(saved[key] - metrics[key]) > 1e-6:
-                disagreements.append(f"{key}: saved {saved[key]:.6f}, recomputed {metrics[key]:.6f}")
+    if saved.get("confusion_matrix") != metrics["confusion_matrix"]:
+        disagreements.append("confusion_matrix")
+    for key in ("test_accuracy", "test_loss"):
+        if saved.get(key) is None or abs(saved[key] - metrics[key]) > 1e-6:
+            disagreements.append(f"{key}: saved {saved.get(key)}, recomputed {metrics[key]:.6f}")
     return metrics, disagreements

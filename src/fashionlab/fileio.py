@@ -5,6 +5,7 @@ A crash or Ctrl-C mid-write leaves the old file (or none), never a half-written 
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import tempfile
@@ -12,28 +13,56 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Iterator
 
+from .errors import UserError
+
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 
 
+_WRITE_FAILURES = {  # errno -> what to tell the user; any other OSError stays a bug's traceback
+    errno.ENOSPC: "the disk is full",
+    errno.EDQUOT: "the disk quota is exceeded",
+    errno.EROFS: "the file system is read-only",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "permission denied",
+}
+
+
+def write_failure(path, exc: OSError) -> UserError | None:
+    """A one-line UserError for a write that failed for a reason the user can fix; None for others."""
+    why = _WRITE_FAILURES.get(exc.errno)
+    if why is None:
+        return None
+    return UserError(f"{path}: could not be written: {why}. Nothing was half-written; free space or fix the "
+                     "folder and run the command again (an interrupted training continues with --resume).")
+
+
 @contextmanager
 def atomic_open(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
-    """Open a temporary file beside `path`; on success it replaces `path` atomically."""
+    """Open a temporary file beside `path`; on success it replaces `path` atomically.
+
+    A full disk (or a read-only or forbidden folder) is a UserError naming `path`.
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the file the usual permissions
+    tmp = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the file the usual permissions
         with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8", "newline": ""})) as fh:
             yield fh
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
+    except BaseException as exc:
+        if tmp is not None:
+            try:
+                os.unlink(tmp)
+            except FileNotFoundError:
+                pass
+        failure = write_failure(path, exc) if isinstance(exc, OSError) else None
+        if failure is not None:
+            raise failure from None
         raise
 
 

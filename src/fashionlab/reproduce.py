@@ -85,12 +85,13 @@ def reproduce(
         run = RunDir(out / name)
         if run.is_complete and not run.checkpoint.is_file():
             raise UserError(f"{run.path}: a finished run without its checkpoint; remove it or use another --out.")
-        if run.is_complete:
+        if run.is_complete or run.checkpoint.is_file():  # finished or interrupted: only the same settings continue
             saved, wanted = run.read_config().to_dict(), config.to_dict()
             differ = [f"{k} {saved[k]!r} there, {wanted[k]!r} asked" for k in wanted if saved[k] != wanted[k]]
             if differ:
                 raise UserError(f"{run.path} holds {name} with other settings ({'; '.join(differ)}). "
                                 "Use another --out for another scale or other settings.")
+        if run.is_complete:
             log(f"{name}: finished earlier, skipped ({run.path})")
             skipped.append(name)
             continue

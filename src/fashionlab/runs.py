@@ -26,6 +26,7 @@ import json
 import os
 import platform
 import sys
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -33,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import UserError
-from .fileio import atomic_write_bytes, atomic_write_json, atomic_write_text
+from .fileio import atomic_write_bytes, atomic_write_json, atomic_write_text, write_failure
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -90,10 +91,53 @@ class RunDir:
         return self.metrics.is_file() and self.weights.is_file()
 
     @property
+    def holds_files(self) -> bool:
+        return self.path.is_dir() and any(self.path.iterdir())
+
+    @contextmanager
+    def writing(self):
+        """Hold an exclusive lock on the directory for as long as anything writes to it.
+
+        An OS lock (flock) on the directory itself: the kernel releases it when the process ends,
+        however it ends, so no stale lock file is ever left behind. A second writer is refused at
+        once. A directory this call created and left empty is removed again.
+        """
+        created = not self.path.exists()
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDONLY)
+        except NotADirectoryError:
+            raise UserError(f"{self.path}: a file is in the way (or in its path); choose another --out.") from None
+        except OSError as exc:
+            failure = write_failure(self.path, exc)
+            if failure is None:
+                raise
+            raise failure from None
+        try:
+            try:
+                import fcntl
+
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except ImportError:  # pragma: no cover - not on POSIX: no lock
+                pass
+            except BlockingIOError:
+                raise UserError(f"{self.path} is being written by another fashionlab process right now. "
+                                "Wait for it to finish, or choose another --out.") from None
+            yield self
+        finally:
+            os.close(fd)
+            if created:
+                try:
+                    self.path.rmdir()  # only if still empty
+                except OSError:
+                    pass
+
+    @property
     def kind(self) -> str | None:
         """network, baseline, ensemble or trial; None where no run has been started (see the module docstring)."""
         if self.metrics.is_file():
-            return self.read_json(self.metrics).get("kind", "network")
+            kind = self.read_json(self.metrics).get("kind", "network")
+            return kind if kind in KINDS else "network"
         if self.checkpoint.is_file() or self.weights.is_file():
             return "network"
         return None
@@ -151,8 +195,22 @@ class RunDir:
         atomic_write_text(self.history, buffer.getvalue())
 
     def read_history(self) -> list[dict]:
-        with open(self.history, newline="") as fh:
-            return [{k: (int(v) if k == "epoch" else float(v)) for k, v in row.items()} for row in csv.DictReader(fh)]
+        """history.csv's rows; a damaged file (a short row, text where a number belongs) is a UserError naming it."""
+        try:
+            with open(self.history, newline="", encoding="utf-8") as fh:
+                reader = csv.DictReader(fh)
+                if reader.fieldnames is not None and not set(HISTORY_COLUMNS) - {"lr"} <= set(reader.fieldnames):
+                    raise ValueError(f"its header lacks {', '.join(sorted(set(HISTORY_COLUMNS) - set(reader.fieldnames)))}")
+                rows = []
+                for row in reader:
+                    if None in row.values() or None in row:
+                        raise ValueError(f"line {reader.line_num} has {'too few' if None in row.values() else 'too many'} fields")
+                    rows.append({k: (int(v) if k == "epoch" else float(v)) for k, v in row.items()})
+                return rows
+        except FileNotFoundError:
+            raise UserError(f"{self.history}: missing; the run directory is incomplete.") from None
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise UserError(f"{self.history}: a run file is damaged ({exc}).") from None
 
     def write_metrics(self, metrics: dict, kind: str) -> None:
         """metrics.json, with the run's kind; written when a run's results are final."""
@@ -167,11 +225,32 @@ class RunDir:
     def read_json(self, path: Path) -> dict:
         try:
             value = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise UserError(f"{path}: missing; the run directory is incomplete.") from None
+        except IsADirectoryError:
+            raise UserError(f"{path}: a directory where a run file belongs.") from None
         except ValueError as exc:  # invalid JSON or not UTF-8
             raise UserError(f"{path}: a run file is damaged ({exc}).") from None
         if not isinstance(value, dict):
             raise UserError(f"{path}: a run file is damaged (a JSON object was expected).")
         return value
+
+    def read_metrics(self) -> dict:
+        """metrics.json, checked: the fields every kind of run writes, with the types readers rely on."""
+        metrics = self.read_json(self.metrics)
+        problem = _metrics_problem(metrics)
+        if problem:
+            raise UserError(f"{self.metrics}: a run file is damaged ({problem}).")
+        return metrics
+
+    def read_environment(self) -> dict:
+        """environment.json, checked: the dataset record (release and checksums) that comparisons rely on."""
+        environment = self.read_json(self.environment)
+        dataset = environment.get("dataset")
+        if not (isinstance(dataset, dict) and isinstance(dataset.get("checksums"), dict)
+                and isinstance(dataset.get("release", ""), str)):
+            raise UserError(f"{self.environment}: a run file is damaged (no dataset release and checksums).")
+        return environment
 
     # ------------------------------------------------------------ predictions
 
@@ -184,11 +263,27 @@ class RunDir:
         atomic_write_text(self.predictions, buffer.getvalue())
 
     def read_predictions(self) -> tuple[np.ndarray, np.ndarray]:
-        """Labels and the (N, K) probability matrix of predictions.csv."""
-        with open(self.predictions, newline="") as fh:
-            rows = list(csv.reader(fh))
-        body = np.array(rows[1:], dtype=np.float64)
-        return body[:, 1].astype(np.int64), body[:, 3:]
+        """Labels and the (N, K) probability matrix of predictions.csv; a damaged file is a UserError naming it."""
+        try:
+            with open(self.predictions, newline="", encoding="utf-8") as fh:
+                rows = list(csv.reader(fh))
+            header, body = rows[0], rows[1:]
+            if header[:3] != ["index", "label", "predicted"] or len(header) < 5 or not body:
+                raise ValueError("not a predictions table with rows")
+            if any(len(row) != len(header) for row in body):
+                raise ValueError("a row of the wrong length (truncated?)")
+            table = np.array(body, dtype=np.float64)
+        except FileNotFoundError:
+            raise UserError(f"{self.predictions}: missing; the run has no saved test predictions.") from None
+        except (ValueError, IndexError, UnicodeDecodeError, IsADirectoryError) as exc:
+            raise UserError(f"{self.predictions}: a run file is damaged ({exc or 'empty'}).") from None
+        probabilities = table[:, 3:]
+        if not np.isfinite(probabilities).all() or (probabilities < 0).any() or (probabilities > 1).any():
+            raise UserError(f"{self.predictions}: a run file is damaged (probabilities outside [0, 1]).")
+        labels = table[:, 1]
+        if (labels != np.round(labels)).any() or labels.min() < 0 or labels.max() >= probabilities.shape[1]:
+            raise UserError(f"{self.predictions}: a run file is damaged (labels are not class numbers).")
+        return labels.astype(np.int64), probabilities
 
     # ------------------------------------------------------------ weights and checkpoints
 
@@ -203,12 +298,17 @@ class RunDir:
         """Load with weights_only=True: opening a model file never runs code from it."""
         import torch
 
+        from .fileio import entry_kind
+
+        what = entry_kind(path)
+        if what is None:
+            raise UserError(f"{path}: file not found.")
+        if what != "a file":
+            raise UserError(f"{path}: {what}, not a weights file.")
         try:
             return torch.load(path, map_location="cpu", weights_only=True)
-        except FileNotFoundError:
-            raise UserError(f"{path}: file not found.") from None
-        except Exception as exc:  # a truncated or foreign file
-            raise UserError(f"{path}: cannot load ({type(exc).__name__}: {exc}). The file is damaged.") from None
+        except Exception as exc:  # a truncated or foreign file; torch's message would suggest weights_only=False
+            raise UserError(f"{path}: damaged or not a fashionlab weights file ({type(exc).__name__}).") from None
 
     # ------------------------------------------------------------ figures
 
@@ -244,13 +344,45 @@ class RunDir:
                 if (names is None or name in names) and (self.path / name).is_file()]
 
 
+def _metrics_problem(metrics: dict) -> str | None:
+    """What is wrong with a metrics.json's content, or None."""
+    def is_number(value) -> bool:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+    accuracy = metrics.get("test_accuracy")
+    if not (is_number(accuracy) and 0 <= accuracy <= 1):
+        return "test_accuracy is missing or not a number in [0, 1]"
+    if "test_loss" in metrics and metrics["test_loss"] is not None and not is_number(metrics["test_loss"]):
+        return "test_loss is not a number"
+    matrix = metrics.get("confusion_matrix")
+    if matrix is not None and not (isinstance(matrix, list) and all(isinstance(r, list) and all(is_number(v) for v in r)
+                                                                      for r in matrix)):
+        return "confusion_matrix is not a table of counts"
+    classes, per_class = metrics.get("classes"), metrics.get("per_class")
+    if classes is not None and not (isinstance(classes, list) and all(isinstance(c, str) for c in classes)):
+        return "classes is not a list of names"
+    if per_class is not None and not (isinstance(per_class, dict) and all(isinstance(v, dict) for v in per_class.values())):
+        return "per_class is not a table"
+    if metrics.get("kind", "network") not in KINDS:
+        return f"unknown kind {metrics.get('kind')!r}"
+    return None
+
+
 def write_scored_run(run: RunDir, kind: str, config: dict, environment: dict, metrics: dict, probabilities,
                      dataset, title: str) -> None:
     """A run directory for test predictions made without training a network here (baselines, ensembles).
 
-    metrics.json comes last: until it is there, the directory holds no finished run.
+    metrics.json comes last: until it is there, the directory holds no finished run. A directory
+    holding a run of another kind is refused; one of the same kind (a baseline fitted again) is replaced.
     """
-    run.path.mkdir(parents=True, exist_ok=True)
+    if run.kind not in (None, kind):
+        raise UserError(f"{run.path} holds a {run.kind} run; write this {kind} to another folder.")
+    with run.writing():
+        _write_scored_files(run, kind, config, environment, metrics, probabilities, dataset, title)
+
+
+def _write_scored_files(run: RunDir, kind: str, config: dict, environment: dict, metrics: dict, probabilities,
+                        dataset, title: str) -> None:
     run.write_config(config)
     run.write_history([])
     labels = np.asarray(dataset.test_labels)
@@ -300,8 +432,8 @@ def load_run(path: str | Path) -> RunRecord:
     run = RunDir(path)
     run.require("config.toml", "environment.json", "metrics.json", "history.csv")
     try:
-        return RunRecord(run.path, run.read_config_values(), run.read_json(run.environment),
-                         run.read_json(run.metrics), run.read_history())
+        return RunRecord(run.path, run.read_config_values(), run.read_environment(),
+                         run.read_metrics(), run.read_history())
     except (ValueError, KeyError, json.JSONDecodeError) as exc:
         raise UserError(f"{run.path}: a run file is damaged ({exc}).") from None
 

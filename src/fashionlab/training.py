@@ -20,6 +20,7 @@ model, optimizer and RNG states. Files are written through runs.RunDir, their on
 
 from __future__ import annotations
 
+import math
 import signal
 import time
 from dataclasses import dataclass, field
@@ -36,7 +37,7 @@ from .data.augment import augment_batch
 from .device import autocast, place_model, resolve_device, resolve_precision
 from .errors import UserError
 from .evaluation import evaluate, loss_and_accuracy, predict_logits, to_input
-from .experiment import ExperimentConfig, config_from_dict
+from .experiment import ExperimentConfig, config_from_dict, load_config
 from .models import build_model
 from .models.layers import apply_constraints
 from .models.summary import summarize
@@ -164,6 +165,23 @@ class TrainResult:
     config: ExperimentConfig
 
 
+def resume_config(out, experiment: str | None, overrides: dict) -> ExperimentConfig:
+    """The config to resume the run in `out` with: its own config.toml, plus the keys given explicitly.
+
+    A preset's values never sneak back in: resuming a 2-epoch run of ann-3 stays at 2 epochs unless
+    `epochs` is given. `experiment`, when given, must name the run's own experiment.
+    """
+    run = RunDir(out)
+    if not run.config.is_file():
+        raise UserError(f"{run.path}: nothing to resume (no run there). Start it without --resume.")
+    saved = run.read_config()
+    if experiment is not None and load_config(experiment).name != saved.name:
+        raise UserError(f"{run.path} holds a run of {saved.name!r}, not {experiment!r}. "
+                        f"Resume it with `fashionlab train --out {run.path} --resume`.")
+    given = {k: v for k, v in overrides.items() if v is not None}
+    return config_from_dict({**saved.to_dict(), **given}, str(run.config))
+
+
 def _check_resume_config(saved: ExperimentConfig, wanted: ExperimentConfig, run_dir: Path) -> ExperimentConfig:
     """A resumed run keeps its config; only `epochs` may change (to extend a run)."""
     differ = [k for k, v in wanted.to_dict().items() if k != "epochs" and saved.to_dict()[k] != v]
@@ -264,12 +282,27 @@ def train(
     `should_stop(epoch, step)` is checked after every batch (epochs count from 1, steps from 1);
     returning True checkpoints and raises Interrupted, as Ctrl-C does.
     """
-    run, config, checkpoint = _open_run(config, out, resume)
+    run = RunDir(out)
+    with run.writing():
+        return _train_locked(run, config, data_dir, resume, progress, should_stop, log)
+
+
+def _train_locked(run: RunDir, config: ExperimentConfig, data_dir, resume: bool, progress: bool,
+                  should_stop: Callable[[int, int], bool] | None, log: Callable[[str], None]) -> TrainResult:
+    """`train`, with the run directory locked against any other writer."""
+    config, checkpoint = _open_run(config, run, resume)
     fit, load_seconds = _set_up(run, config, data_dir)
     state = FitState()
     if checkpoint is not None:
-        fit.restore(checkpoint)
+        _check_same_data(run, fit.dataset)
+        try:
+            fit.restore(checkpoint)
+        except (RuntimeError, KeyError, ValueError, TypeError) as exc:  # another model's weights, or damaged
+            raise UserError(f"{run.checkpoint}: does not fit this run's model or optimizer ({type(exc).__name__}); "
+                            "it is damaged or from another run. Start the run again with another --out.") from None
         state = FitState.from_checkpoint(checkpoint)
+        if run.read_config().epochs != config.epochs:  # an extended run: config.toml says what it now trains to
+            run.write_config(config.to_dict())
         log(f"resuming {run.path} at epoch {state.epoch}" + (f", batch {state.step + 1}" if state.step else ""))
     _record_start(fit, fresh=checkpoint is None)
 
@@ -288,24 +321,58 @@ def train(
                 "val_loss": val_loss, "val_accuracy": val_accuracy, "lr": fit.optimizer.param_groups[0]["lr"],
                 "seconds": round(state.sums["seconds"] + time.perf_counter() - started, 3),
             }
+            _check_finite(run, row)
             stopped_early = _end_epoch(fit, state, row, log)
 
     metrics = _finish(fit, state, load_seconds, training_started)
     return TrainResult(run.path, state.history, metrics, config)
 
 
-def _open_run(config: ExperimentConfig, out, resume: bool) -> tuple[RunDir, ExperimentConfig, dict | None]:
-    """The run directory, the config to train (a resumed run keeps its own) and the checkpoint to resume from."""
-    run = RunDir(out)
-    checkpoint = None
-    if run.checkpoint.is_file() or run.is_complete:
-        if not resume:
+def _check_finite(run: RunDir, row: dict) -> None:
+    """Stop a diverged fit: NaN or infinite losses would otherwise train on and write a finished-looking run."""
+    bad = [k for k in ("train_loss", "val_loss") if not math.isfinite(row[k])]
+    if bad:
+        raise UserError(f"training diverged in epoch {row['epoch']}: {' and '.join(bad)} became {row[bad[0]]}. "
+                        f"Lower the learning rate (or check the config). {run.path} is left unfinished, "
+                        "without weights or metrics.")
+
+
+def _open_run(config: ExperimentConfig, run: RunDir, resume: bool) -> tuple[ExperimentConfig, dict | None]:
+    """The config to train (a resumed run keeps its own) and the checkpoint to resume from.
+
+    Refuses what would mix two runs or retrain one over itself: a fresh start into a run, a resume
+    of a finished run that asks for no more epochs, and a resume of a finished run whose
+    checkpoint is gone (it would start again from epoch 1).
+    """
+    if not resume:
+        if run.checkpoint.is_file() or run.kind is not None:
             raise UserError(f"{run.path} already holds a run. Pass --resume to continue it, or choose another --out.")
-        config = _check_resume_config(run.read_config(), config, run.path)
-        checkpoint = run.load_state(run.checkpoint) if run.checkpoint.is_file() else None
-    elif resume and run.path.exists() and any(run.path.iterdir()):
+        return config, None
+    if not run.config.is_file() or not (run.checkpoint.is_file() or run.is_complete):
         raise UserError(f"{run.path}: nothing to resume (no checkpoint.pt). Start it without --resume or use a new --out.")
-    return run, config, checkpoint
+    saved = run.read_config()
+    config = _check_resume_config(saved, config, run.path)
+    if run.is_complete and config.epochs <= saved.epochs:
+        raise UserError(f"{run.path} is a finished run of {saved.epochs} epochs: nothing to resume. "
+                        f"To train it longer, pass --epochs with more than {saved.epochs}.")
+    if not run.checkpoint.is_file():
+        raise UserError(f"{run.path} is a finished run without its checkpoint.pt, so it cannot be trained further "
+                        "(it would start again from epoch 1). Train a new run with another --out.")
+    checkpoint = run.load_state(run.checkpoint)
+    if not isinstance(checkpoint, dict) or not {"model", "optimizer", "rng", "epoch", "step"} <= checkpoint.keys():
+        raise UserError(f"{run.checkpoint}: damaged or not a fashionlab checkpoint. Start the run again with another --out.")
+    return config, checkpoint
+
+
+def _check_same_data(run: RunDir, dataset: Dataset) -> None:
+    """A resumed run must continue on the data it started on: compare the recorded checksums."""
+    recorded = run.read_json(run.environment).get("dataset", {}).get("checksums") if run.environment.is_file() else None
+    if not isinstance(recorded, dict):
+        return  # nothing recorded to compare with (a run from before checksums were recorded)
+    differ = sorted(name for name in set(recorded) | set(dataset.checksums) if recorded.get(name) != dataset.checksums.get(name))
+    if differ:
+        raise UserError(f"{run.path} was trained on other data than {dataset.data_dir} holds: "
+                        f"{', '.join(differ)} differ. Resume with the run's own data (--data-dir), or train a new run.")
 
 
 def _set_up(run: RunDir, config: ExperimentConfig, data_dir) -> tuple[_Fit, float]:

@@ -1,0 +1,283 @@
+"""Run safety: one writer per run directory, resumes that cannot mix runs, and damaged run files.
+
+Each case is one a careless or hostile user hit (issue 10): it must end in a one-line error with
+exit code 2 (or the right result), and never in a half-written or finished-looking run.
+"""
+
+import errno
+import json
+import os
+
+import pytest
+import torch
+from conftest import one_line_exit_2, write_dataset
+
+from fashionlab.cli import main
+from fashionlab.experiment import load_config
+from fashionlab.runs import RunDir
+from fashionlab.training import Interrupted, train
+
+QUIET = dict(progress=False, log=lambda s: None)
+
+
+def _config(name="ann-2", **overrides):
+    return load_config(name, {"epochs": 2, "train_limit": 200, "device": "cpu", **overrides})
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    return write_dataset(tmp_path_factory.mktemp("safety") / "data")
+
+
+@pytest.fixture(scope="module")
+def finished(data, tmp_path_factory):
+    """A finished 2-epoch ann-2 run, shared read-only by the tests that damage copies of it."""
+    return train(_config(), tmp_path_factory.mktemp("finished") / "run", data_dir=data, **QUIET).run_dir
+
+
+def _copy(run_dir, to):
+    import shutil
+
+    shutil.copytree(run_dir, to)
+    return to
+
+
+def _interrupted(data, out, **overrides):
+    with pytest.raises(Interrupted):
+        train(_config(**overrides), out, data_dir=data, should_stop=lambda e, s: (e, s) == (2, 1), **QUIET)
+    return out
+
+
+# ---------------------------------------------------------------- one writer at a time
+
+
+def test_a_second_writer_is_refused_while_the_first_holds_the_run(data, tmp_path, capsys):
+    out = tmp_path / "run"
+    with RunDir(out).writing():  # as a training in another process holds it
+        err = one_line_exit_2(["train", "ann-2", "--epochs", "1", "--data-dir", str(data), "--out", str(out)], capsys)
+        assert "being written by another fashionlab process" in err
+        assert os.listdir(out) == []  # the refused writer wrote nothing
+    # Released (the kernel releases it too if the holder dies): the same command now trains.
+    assert main(["train", "ann-2", "--epochs", "1", "--train-limit", "200", "--data-dir", str(data), "--out", str(out),
+                 "--quiet", "--device", "cpu"]) == 0
+
+
+def test_a_refused_writer_leaves_no_empty_directory(tmp_path):
+    out = tmp_path / "new" / "run"
+    with pytest.raises(ValueError):
+        with RunDir(out).writing():
+            raise ValueError("failed before writing anything")
+    assert not out.exists()
+
+
+def test_a_file_in_the_way_of_out_is_a_clear_error(data, tmp_path, capsys):
+    (tmp_path / "file").write_text("x")
+    err = one_line_exit_2(["train", "ann-2", "--data-dir", str(data), "--out", str(tmp_path / "file" / "run")], capsys)
+    assert "a file is in the way" in err
+
+
+# ---------------------------------------------------------------- resume takes the run's own config
+
+
+def test_resume_takes_everything_from_the_runs_config(data, tmp_path, capsys, monkeypatch):
+    out = _interrupted(data, tmp_path / "run")
+    # The hint after Ctrl-C is just --out and --resume ...
+    monkeypatch.setattr("fashionlab.training.train", lambda *a, **k: (_ for _ in ()).throw(Interrupted(out, 2, 1)))
+    assert main(["train", "ann-2", "--epochs", "2", "--train-limit", "200", "--out", str(out), "--data-dir", str(data)]) == 130
+    assert f"fashionlab train --out {out} --resume" in capsys.readouterr().err
+    monkeypatch.undo()
+    # ... and it continues the 2-epoch, 200-image run, not the preset's 1,000 epochs on everything.
+    assert main(["train", "--out", str(out), "--resume", "--data-dir", str(data), "--quiet"]) == 0
+    assert len(RunDir(out).read_history()) == 2
+    assert RunDir(out).read_config().epochs == 2
+    # Naming the experiment is allowed (the preset's epochs do not sneak in); another experiment is not.
+    err = one_line_exit_2(["train", "cnn-2", "--out", str(out), "--resume", "--data-dir", str(data)], capsys)
+    assert "holds a run of 'ann-2'" in err
+
+
+def test_only_an_explicit_epochs_extends_a_run_and_config_toml_says_so(data, tmp_path, capsys):
+    out = tmp_path / "run"
+    train(_config(), out, data_dir=data, **QUIET)
+    err = one_line_exit_2(["train", "ann-2", "--out", str(out), "--resume", "--data-dir", str(data)], capsys)
+    assert "finished run of 2 epochs" in err and "--epochs" in err
+    assert main(["train", "--epochs", "3", "--out", str(out), "--resume", "--data-dir", str(data), "--quiet"]) == 0
+    assert len(RunDir(out).read_history()) == 3
+    assert RunDir(out).read_config().epochs == 3  # not stale
+
+
+def test_a_finished_run_without_its_checkpoint_is_not_retrained_over_itself(finished, tmp_path, capsys, data):
+    out = _copy(finished, tmp_path / "run")
+    (out / "checkpoint.pt").unlink()
+    weights = (out / "weights.pt").read_bytes()
+    err = one_line_exit_2(["train", "--epochs", "4", "--out", str(out), "--resume", "--data-dir", str(data)], capsys)
+    assert "without its checkpoint.pt" in err
+    assert (out / "weights.pt").read_bytes() == weights
+
+
+def test_resume_on_other_data_is_refused_naming_the_files(data, tmp_path, capsys):
+    out = _interrupted(data, tmp_path / "run")
+    other = write_dataset(tmp_path / "other", seed=7)
+    err = one_line_exit_2(["train", "--out", str(out), "--resume", "--data-dir", str(other)], capsys)
+    assert "trained on other data" in err and "train-images-idx3-ubyte.gz" in err
+
+
+def test_reproduce_does_not_extend_an_interrupted_run_at_another_scale(data, tmp_path, capsys):
+    from fashionlab.reproduce import reproduce
+
+    out = tmp_path / "repro"
+    with pytest.raises(Interrupted):
+        train(load_config("ann-1", {"epochs": 2, "device": "cpu"}), out / "ann-1", data_dir=data,
+              should_stop=lambda e, s: (e, s) == (1, 1), **QUIET)
+    with pytest.raises(Exception, match="epochs 2 there, 4 asked"):
+        reproduce(out, scale=0.004, data_dir=data, overrides={"device": "cpu"}, progress=False, log=lambda s: None)
+    assert RunDir(out / "ann-1").read_config().epochs == 2
+
+
+# ---------------------------------------------------------------- divergence and a full disk
+
+
+def test_a_diverging_fit_stops_without_a_finished_looking_run(data, tmp_path, capsys):
+    out = tmp_path / "run"
+    err = one_line_exit_2(["train", "ann-2", "--lr", "1e30", "--epochs", "3", "--train-limit", "200", "--device", "cpu",
+                           "--data-dir", str(data), "--out", str(out), "--quiet"], capsys)
+    assert "training diverged in epoch 1" in err and "Lower the learning rate" in err
+    assert not (out / "metrics.json").exists() and not (out / "weights.pt").exists()
+
+
+def test_a_full_disk_is_one_line_naming_the_file_and_the_run_resumes(data, tmp_path, capsys, monkeypatch):
+    out = tmp_path / "run"
+    real_fsync, calls = os.fsync, []
+
+    def fsync(fd):  # the disk fills up at the 4th file written
+        calls.append(fd)
+        if len(calls) == 4:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    err = one_line_exit_2(["train", "ann-2", "--epochs", "2", "--train-limit", "200", "--device", "cpu",
+                           "--data-dir", str(data), "--out", str(out), "--quiet"], capsys)
+    assert "the disk is full" in err and str(out) in err and "--resume" in err
+    assert not [p for p in os.listdir(out) if p.endswith(".tmp")]  # no temporary file left behind
+    monkeypatch.undo()
+    code = main(["train", "--out", str(out), "--resume", "--data-dir", str(data), "--quiet"])
+    if code == 2:  # stopped before the first checkpoint: a fresh start is what works
+        assert main(["train", "ann-2", "--epochs", "2", "--train-limit", "200", "--device", "cpu",
+                     "--data-dir", str(data), "--out", str(out), "--quiet"]) == 0
+    assert RunDir(out).is_complete
+
+
+# ---------------------------------------------------------------- ensembles
+
+
+def test_ensemble_never_writes_over_a_run_and_counts_each_member_once(finished, data, tmp_path, capsys):
+    a = _copy(finished, tmp_path / "a")
+    b = train(_config(seed=1), tmp_path / "b", data_dir=data, **QUIET).run_dir
+    before = {p.name: p.read_bytes() for p in a.iterdir() if p.is_file()}
+    err = one_line_exit_2(["ensemble", str(a), str(a), "--out", str(tmp_path / "e"), "--data-dir", str(data)], capsys)
+    assert "given twice" in err
+    err = one_line_exit_2(["ensemble", str(a), str(b), "--out", str(a), "--data-dir", str(data)], capsys)
+    assert "one of the members" in err
+    (tmp_path / "busy").mkdir()
+    (tmp_path / "busy" / "notes.txt").write_text("mine")
+    err = one_line_exit_2(["ensemble", str(a), str(b), "--out", str(tmp_path / "busy"), "--data-dir", str(data)], capsys)
+    assert "already holds files" in err
+    assert {p.name: p.read_bytes() for p in a.iterdir() if p.is_file()} == before
+    assert main(["ensemble", str(a), str(b), "--out", str(tmp_path / "e"), "--data-dir", str(data)]) == 0
+    # An ensemble has no model: evaluate and predict say so (and do not suggest --resume).
+    from PIL import Image
+
+    Image.new("L", (28, 28), 128).save(tmp_path / "x.png")
+    for argv in (["evaluate", str(tmp_path / "e"), "--data-dir", str(data)],
+                 ["predict", str(tmp_path / "e"), str(tmp_path / "x.png")]):
+        err = one_line_exit_2(argv, capsys)
+        assert "is an ensemble" in err and "--resume" not in err
+
+
+# ---------------------------------------------------------------- damaged run files
+
+
+@pytest.mark.parametrize("content", ["{not json", "{}", '{"test_accuracy": "high"}', "[1, 2]",
+                                     '{"test_accuracy": 0.5, "confusion_matrix": "many"}'])
+def test_damaged_metrics_json_is_named(finished, data, tmp_path, capsys, content):
+    run = _copy(finished, tmp_path / "run")
+    (run / "metrics.json").write_text(content)
+    other = _copy(finished, tmp_path / "other")
+    for argv in (["evaluate", str(run), "--data-dir", str(data)],
+                 ["report", str(run), "--out", str(tmp_path / "r.html")],
+                 ["ensemble", str(run), str(other), "--out", str(tmp_path / "e"), "--data-dir", str(data)]):
+        err = one_line_exit_2(argv, capsys)
+        assert "metrics.json" in err and "damaged" in err
+
+
+def test_evaluate_without_metrics_json_does_not_claim_to_agree(finished, data, tmp_path, capsys):
+    run = _copy(finished, tmp_path / "run")
+    (run / "metrics.json").unlink()
+    assert main(["evaluate", str(run), "--data-dir", str(data)]) == 0
+    err = capsys.readouterr().err
+    assert "agrees" not in err and "not compared" in err and "metrics.json is missing" in err
+
+
+@pytest.mark.parametrize("content", ['{"dataset": 3}', "{}", "nul\x00"])
+def test_damaged_environment_json_is_named(finished, data, tmp_path, capsys, content):
+    run = _copy(finished, tmp_path / "run")
+    (run / "environment.json").write_text(content)
+    err = one_line_exit_2(["evaluate", str(run), "--data-dir", str(data)], capsys)
+    assert "environment.json" in err and "damaged" in err
+
+
+@pytest.mark.parametrize("content", ["epoch,train_loss\n1\n", "epoch,train_loss,train_accuracy,val_loss,val_accuracy,lr,seconds\n1,0.5\n",
+                                     "epoch,train_loss,train_accuracy,val_loss,val_accuracy,lr,seconds\n1,x,0,0,0,0,0\n"])
+def test_damaged_history_csv_is_named(finished, tmp_path, capsys, content):
+    run = _copy(finished, tmp_path / "run")
+    (run / "history.csv").write_text(content)
+    err = one_line_exit_2(["report", str(run), "--out", str(tmp_path / "r.html")], capsys)
+    assert "history.csv" in err and "damaged" in err
+
+
+@pytest.mark.parametrize("damage", ["missing", "truncated", "garbage", "empty"])
+def test_damaged_predictions_csv_is_named(finished, data, tmp_path, capsys, damage):
+    run, other = _copy(finished, tmp_path / "run"), _copy(finished, tmp_path / "other")
+    path = run / "predictions.csv"
+    text = path.read_text()
+    if damage == "missing":
+        path.unlink()
+    else:
+        path.write_text({"truncated": text[: len(text) // 2], "garbage": "a,b\nc\n", "empty": ""}[damage])
+    err = one_line_exit_2(["ensemble", str(run), str(other), "--out", str(tmp_path / "e"), "--data-dir", str(data)], capsys)
+    assert "predictions.csv" in err
+    assert not (tmp_path / "e").exists()
+
+
+@pytest.mark.parametrize("damage", ["directory", "wrong structure", "other model", "garbage"])
+def test_damaged_checkpoint_is_named_and_not_resumed(data, tmp_path, capsys, damage):
+    out = _interrupted(data, tmp_path / "run")
+    checkpoint = out / "checkpoint.pt"
+    if damage == "directory":
+        checkpoint.unlink()
+        checkpoint.mkdir()
+    elif damage == "wrong structure":
+        torch.save({"weights": torch.zeros(3)}, checkpoint)
+    elif damage == "other model":
+        other = _interrupted(data, tmp_path / "cnn", name="cnn-1")
+        (other / "checkpoint.pt").replace(checkpoint)
+    else:
+        checkpoint.write_bytes(b"PK\x03\x04 not a checkpoint")
+    err = one_line_exit_2(["train", "--out", str(out), "--resume", "--data-dir", str(data)], capsys)
+    assert "checkpoint.pt" in err and "weights_only" not in err
+    assert not (out / "weights.pt").exists()
+
+
+def test_damaged_weights_file_is_one_line_without_unsafe_advice(finished, data, tmp_path, capsys):
+    run = _copy(finished, tmp_path / "run")
+    (run / "weights.pt").write_bytes(b"\x80\x02 garbage")
+    err = one_line_exit_2(["evaluate", str(run), "--data-dir", str(data)], capsys)
+    assert "damaged or not a fashionlab weights file" in err and "weights_only" not in err
+
+
+def test_metrics_kind_damage_does_not_crash_kind_queries(finished, tmp_path):
+    run = _copy(finished, tmp_path / "run")
+    metrics = json.loads((run / "metrics.json").read_text())
+    metrics["kind"] = "weird"
+    (run / "metrics.json").write_text(json.dumps(metrics))
+    assert RunDir(run).kind == "network"
