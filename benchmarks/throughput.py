@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from machine import gemm_gflops, machine_record, write_record  # noqa: E402
+from machine import machine_record, measure_machine_state, write_record  # noqa: E402
 
 
 def peak_rss_mib() -> float:
@@ -118,12 +118,14 @@ def main() -> None:
     parser.add_argument("--peer", choices=["keras2"], help="time CNN-2's protocol against Keras 2 (tf_keras, ImageDataGenerator)")
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds against the peer")
     parser.add_argument("--json", default="benchmarks/results/throughput.json")
+    parser.add_argument("--reference-steps", type=int, default=1500,
+                        help="steps of the fixed reference workload timed first (0: skip)")
     args = parser.parse_args()
 
     import torch
 
-    gemm = {"gemm_gflops_fp32": gemm_gflops("fp32"), "gemm_gflops_bf16": gemm_gflops("bf16")}
-    print(f"machine: GEMM {gemm['gemm_gflops_fp32']:,.0f} GFLOP/s fp32, {gemm['gemm_gflops_bf16']:,.0f} bf16", flush=True)
+    gemm = measure_machine_state(args.reference_steps)
+    reference_rate = 32 * args.reference_steps / gemm["reference_seconds"] if args.reference_steps else None
     devices = args.devices or (["cpu", "cuda"] if torch.cuda.is_available() else ["cpu"])
     if args.peer:
         devices = []  # the comparison with the peer starts its own processes, one measurement each
@@ -133,9 +135,11 @@ def main() -> None:
             for name in args.models:
                 r = fashionlab_images_per_second(name, device, args.steps, args.repeats, precision)
                 results.append(r)
+                if reference_rate:  # a figure that survives the machine's drift
+                    r["times_reference_rate"] = r["images_per_second"] / reference_rate
                 print(f"{r['model']:<7} {r['device']:<5} {r['precision']:<5} batch {r['batch_size']:>4}: "
-                      f"{r['images_per_second']:>9,.0f} images/s  (peak {r['peak_memory_mib']:,.0f} MiB {r['peak_memory_kind']})",
-                      flush=True)
+                      f"{r['images_per_second']:>9,.0f} images/s  (peak {r['peak_memory_mib']:,.0f} MiB {r['peak_memory_kind']})"
+                      + (f"  {r['times_reference_rate']:.2f}x the reference" if reference_rate else ""), flush=True)
     if args.peer == "keras2":
         peer_rounds = versus_keras2(args.steps, args.rounds)
         results.append({"peer": "keras2", "rounds": peer_rounds})

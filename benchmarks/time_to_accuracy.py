@@ -14,8 +14,12 @@ import argparse
 import json
 import os
 import statistics
+import sys
 import tempfile
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine import machine_record, measure_machine_state  # noqa: E402
 
 
 def main() -> None:
@@ -28,16 +32,21 @@ def main() -> None:
     parser.add_argument("--device", default=None)
     parser.add_argument("--json", default=None, help="default: benchmarks/results/time-to-accuracy-NAME.json")
     parser.add_argument("--keep", help="keep the run directories under this folder (default: discard them)")
+    parser.add_argument("--reference-steps", type=int, default=1500,
+                        help="steps of the fixed reference workload timed first (0: skip)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config override, repeatable")
     args = parser.parse_args()
 
     import torch
 
-    from fashionlab.experiment import load_config
+    from fashionlab.experiment import load_config, parse_assignment
     from fashionlab.training import train
 
+    overrides = dict(parse_assignment(text) for text in args.set)
+    state = measure_machine_state(args.reference_steps)
     rows = []
     for seed in args.seeds:
-        config = load_config(args.experiment, {"seed": seed, "device": args.device})
+        config = load_config(args.experiment, {**overrides, "seed": seed, "device": args.device})
         with tempfile.TemporaryDirectory() as scratch:
             out = Path(args.keep) / f"{config.name}-seed{seed}" if args.keep else Path(scratch) / "run"
             result = train(config, out, data_dir=args.data_dir, progress=False, log=lambda s: None)
@@ -50,12 +59,14 @@ def main() -> None:
     accuracy = statistics.median(r["test_accuracy"] for r in rows)
     seconds = statistics.median(r["wall_seconds"] for r in rows)
     met = accuracy >= args.target and seconds <= args.budget
-    print(f"median of {len(rows)} seeds: test accuracy {accuracy:.4f}, {seconds:.1f} s "
+    relative = f", {seconds / state['reference_seconds']:.2f}x the reference workload" if args.reference_steps else ""
+    print(f"median of {len(rows)} seeds: test accuracy {accuracy:.4f}, {seconds:.1f} s{relative} "
           f"-> target {args.target:.2%} in {args.budget:.0f} s {'MET' if met else 'NOT met'} "
           f"({torch.get_num_threads()} threads, torch {torch.__version__})")
     out = Path(args.json or f"benchmarks/results/time-to-accuracy-{Path(args.experiment).stem}.json")
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"experiment": args.experiment, "target": args.target, "budget_seconds": args.budget,
+    out.write_text(json.dumps({"experiment": args.experiment, "overrides": overrides, "machine": {**machine_record(), **state},
+                               "target": args.target, "budget_seconds": args.budget,
                                "median_test_accuracy": accuracy, "median_wall_seconds": seconds, "met": met,
                                "threads": torch.get_num_threads(), "torch": torch.__version__, "runs": rows},
                               indent=2) + "\n")
