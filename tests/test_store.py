@@ -170,6 +170,14 @@ def test_counts_are_checked_from_the_headers_before_any_payload(synthetic_dir, m
         load_dataset(data_dir=synthetic_dir)
 
 
+@pytest.fixture
+def private_cache(tmp_path, monkeypatch):
+    """An array cache of the test's own: the tests below damage entries that other tests
+    (same synthetic data, same md5) would otherwise find in the session's shared cache."""
+    monkeypatch.setenv("FASHIONLAB_CACHE", str(tmp_path / "cache"))
+    return tmp_path / "cache"
+
+
 def _cache_entry(ds, split):
     from fashionlab.data.store import cache_root
 
@@ -188,7 +196,7 @@ def _cache_entry(ds, split):
         ("test_labels", None, "cannot be read"),
     ],
 )
-def test_a_bad_cache_entry_is_rebuilt_from_the_file(synthetic_dir, split, bad, problem):
+def test_a_bad_cache_entry_is_rebuilt_from_the_file(synthetic_dir, private_cache, split, bad, problem):
     first = load_dataset(data_dir=synthetic_dir)
     expected = np.array(getattr(first, split))
     entry = _cache_entry(first, split)
@@ -205,9 +213,10 @@ def test_a_bad_cache_entry_is_rebuilt_from_the_file(synthetic_dir, split, bad, p
 
 
 @pytest.mark.filterwarnings("ignore:.*unknown.*:UserWarning")
-def test_a_non_file_cache_entry_is_bypassed(synthetic_dir):
+def test_a_non_file_cache_entry_is_bypassed(synthetic_dir, private_cache):
     first = load_dataset(data_dir=synthetic_dir)
     entry = _cache_entry(first, "test_labels")
+    assert private_cache in entry.parents
     entry.unlink()
     entry.mkdir()
     with pytest.warns(UserWarning, match="could not write the array cache"):
