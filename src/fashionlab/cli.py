@@ -83,15 +83,16 @@ def cmd_data_info(args) -> int:
     info = dataset.summary()
     info["origin"] = origin
     info["status"] = dataset.description
-    expected = RELEASES[dataset.release].md5 if dataset.release in RELEASES else None
+    release = RELEASES.get(dataset.release)
     if args.json:
         print(json.dumps(info, indent=2))
         return 0
     print(f"folder:   {dataset.data_dir}  (from {origin})")
     print(f"release:  {dataset.description}")
     print("files:")
-    for name, md5 in info["checksums"].items():
-        mark = "ok" if expected and expected.get(name) == md5 else "no known checksum"
+    for standard, md5 in info["checksums"].items():
+        name = dataset.file_names.get(standard, standard)  # the uncompressed name for a raw file
+        mark = "ok" if release and release.expected_md5(name) == md5 else "no known checksum"
         print(f"  {name:<28} md5 {md5}  {mark}")
     for split, data in info["splits"].items():
         counts = ", ".join(f"{k} {v}" for k, v in data["per_class"].items())
@@ -116,12 +117,23 @@ def cmd_data_verify(args) -> int:
         raise UserError(f"{folder} (from {origin}) is not a folder.")
     status = inspect_folder(folder)
     read_split_arrays(status, use_cache=False)  # every file decodes and the counts agree
-    target = get_release(args.release) if args.release else (status.release or closest(status.md5)[0])
-    bad = [name for name, md5 in target.md5.items() if status.md5.get(name) != md5]
+    target = get_release(args.release) if args.release else (status.release or closest(status.found_md5)[0])
+    if status.release is not None and status.release != target:  # a good copy of another release: keep it
+        raise UserError(f"{folder}: holds {status.release.name} (every checksum matches it), not {target.name}. "
+                        f"Fetch {target.name} into another folder: "
+                        f"`fashionlab data fetch --release {target.name} --data-dir NEW_DIR`.")
+    bad = [name for name, md5 in status.found_md5.items() if target.expected_md5(name) not in (None, md5)]
     if bad:
         raise UserError(
             f"{folder}: checksums differ from {target.name} for {', '.join(bad)}. "
             "Delete those files and run `fashionlab data fetch` to get clean copies."
+        )
+    unknown = [name for name in status.found_md5 if target.expected_md5(name) is None]
+    if unknown:  # uncompressed files of a release whose uncompressed checksums fashionlab lacks: not bad data
+        raise UserError(
+            f"{folder}: every file decodes cleanly, but fashionlab knows no checksum for the uncompressed "
+            f"{', '.join(unknown)} of {target.name}, so the copy cannot be verified. For a verified copy, fetch "
+            f"the gzipped files into an empty folder (`fashionlab data fetch --release {target.name} --data-dir NEW_DIR`)."
         )
     print(f"{folder}: all 4 files match {target.name} and decode cleanly.")
     return 0

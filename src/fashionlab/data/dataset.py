@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -23,9 +23,10 @@ class Dataset:
     test_labels: np.ndarray
     classes: tuple[str, ...]
     release: str  # detected by checksum; "unknown" for an unrecognised copy
-    checksums: dict[str, str]  # file name -> md5
+    checksums: dict[str, str]  # standard (.gz) file name -> md5 of the file found for that split
     data_dir: Path
     description: str = ""  # what the checksums say about the copy, for `data info`
+    file_names: dict[str, str] = field(default_factory=dict)  # standard name -> name on disk (maybe uncompressed)
 
     def summary(self) -> dict:
         """Counts per split and class, as `data info --json` prints them."""
@@ -33,6 +34,7 @@ class Dataset:
             "release": self.release,
             "data_dir": str(self.data_dir),
             "checksums": self.checksums,
+            "files": self.file_names,
             "classes": list(self.classes),
             "splits": {
                 split: {
@@ -86,5 +88,5 @@ def load_dataset(
     return Dataset(
         arrays["train_images"], arrays["train_labels"], arrays["test_images"], arrays["test_labels"],
         classes=classes, release=status.release_name, checksums=dict(status.md5), data_dir=folder,
-        description=status.describe(),
+        description=status.describe(), file_names=status.file_names,
     )

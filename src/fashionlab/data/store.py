@@ -28,7 +28,7 @@ from ..errors import DatasetError
 from ..fileio import atomic_open, entry_kind
 from .download import download, md5_of
 from .idx import IMAGES_MAGIC, LABELS_MAGIC, read_idx, read_idx_shape
-from .releases import SPLIT_FILES, Release, closest, get_release, identify
+from .releases import SPLIT_FILES, Release, closest, get_release, identify, releases_with_raw_checksums
 
 SUBFOLDERS = ("", "FashionMNIST/raw", "MNIST/raw", "KMNIST/raw", "raw")
 
@@ -89,9 +89,21 @@ class FolderStatus:
 
     folder: Path
     files: dict[str, Path | None]
-    md5: dict[str, str] = field(default_factory=dict)  # gz file name -> md5 of the file found
+    # The split's standard (.gz) file name -> md5 of the file found for it, gzipped or uncompressed:
+    # the stable key runs record and compare. `found_md5` keys the same md5s by the names on disk.
+    md5: dict[str, str] = field(default_factory=dict)
     release: Release | None = None
     obstacles: dict[str, str] = field(default_factory=dict)  # path -> what is there instead of a file
+
+    @property
+    def file_names(self) -> dict[str, str]:
+        """Standard (.gz) name -> the name of the file found for that split (the same, or uncompressed)."""
+        return {SPLIT_FILES[s]: p.name for s, p in self.files.items() if p is not None}
+
+    @property
+    def found_md5(self) -> dict[str, str]:
+        """Name of each file found -> its md5."""
+        return {self.file_names[name]: md5 for name, md5 in self.md5.items()}
 
     @property
     def missing(self) -> list[str]:
@@ -113,9 +125,12 @@ class FolderStatus:
             return f"incomplete: {self.missing_text()}"
         if self.release:
             return f"{self.release.name}: {self.release.description}"
-        near, count = closest(self.md5)
+        near, count = closest(self.found_md5)
         if count:
             return f"unknown or modified copy ({count} of 4 files match {near.name})"
+        if any(not name.endswith(".gz") for name in self.found_md5):
+            return ("unknown copy (no file matches a known release; uncompressed files are known only for "
+                    f"{', '.join(releases_with_raw_checksums())})")
         return "unknown copy (no file matches a known release)"
 
 
@@ -140,7 +155,7 @@ def inspect_folder(folder: str | os.PathLike) -> FolderStatus:
         if path is not None:
             status.md5[SPLIT_FILES[split]] = _checksum(path)
     if not status.missing:
-        status.release = identify(status.md5)
+        status.release = identify(status.found_md5)
     return status
 
 
