@@ -75,9 +75,18 @@ def test_torchvision_layouts(tmp_path, layout):
     assert ds.test_images.shape == (100, 28, 28)
 
 
-def test_missing_folder_and_missing_files(tmp_path):
-    with pytest.raises(DatasetError, match="is not a folder"):
-        load_dataset(data_dir=tmp_path / "nowhere")
+def test_missing_folder_and_missing_files(tmp_path, capsys, monkeypatch):
+    nowhere = tmp_path / "nowhere"
+    with pytest.raises(DatasetError, match=f"{nowhere} \\(from --data-dir\\) does not exist: point --data-dir at"):
+        load_dataset(data_dir=nowhere)
+    # The README's Keras-folder example, on a machine without Keras's copy.
+    for argv in (["data", "info"], ["data", "verify"], ["data", "show", "--out", str(tmp_path / "x.png")]):
+        err = one_line_exit_2([*argv, "--data-dir", str(nowhere)], capsys)
+        assert "does not exist" in err and "not a folder" not in err and f"--data-dir {nowhere}`" in err
+    monkeypatch.setenv("FASHIONLAB_DATA", str(nowhere))
+    err = one_line_exit_2(["data", "verify"], capsys)
+    assert "(from FASHIONLAB_DATA) does not exist: point FASHIONLAB_DATA at" in err
+    assert not nowhere.exists()
     (tmp_path / "empty").mkdir()
     with pytest.raises(DatasetError, match="missing train-images"):
         load_dataset(data_dir=tmp_path / "empty")

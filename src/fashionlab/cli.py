@@ -110,11 +110,10 @@ def cmd_data_fetch(args) -> int:
 
 def cmd_data_verify(args) -> int:
     from .data.releases import closest, get_release
-    from .data.store import default_data_dir, inspect_folder, read_split_arrays
+    from .data.store import check_data_folder, default_data_dir, inspect_folder, read_split_arrays
 
     folder, origin = default_data_dir(args.release or "fashion-mnist", args.data_dir)
-    if not folder.is_dir():
-        raise UserError(f"{folder} (from {origin}) is not a folder.")
+    check_data_folder(folder, origin, args.release or "fashion-mnist")
     status = inspect_folder(folder)
     read_split_arrays(status, use_cache=False)  # every file decodes and the counts agree
     target = get_release(args.release) if args.release else (status.release or closest(status.found_md5)[0])

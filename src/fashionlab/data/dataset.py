@@ -10,9 +10,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DatasetError
-from ..fileio import entry_kind
 from .releases import get_release
-from .store import default_data_dir, fetch, inspect_folder, read_split_arrays
+from .store import check_data_folder, default_data_dir, fetch, inspect_folder, read_split_arrays
 
 
 @dataclass(frozen=True)
@@ -63,11 +62,7 @@ def load_dataset(
     """
     wanted = get_release(release)
     folder, origin = default_data_dir(wanted.name, data_dir)
-    kind = entry_kind(folder)
-    if kind not in (None, "a directory"):
-        raise DatasetError(f"{folder} (from {origin}) is {kind}, not a folder. Point it at the folder holding the IDX files.")
-    if origin != "cache" and kind is None:
-        raise DatasetError(f"{folder} (from {origin}) is not a folder. Point it at the folder holding the IDX files.")
+    kind = check_data_folder(folder, origin, wanted.name, must_exist=origin != "cache")
     status = inspect_folder(folder) if kind else None
     if origin == "cache" and (status is None or status.missing):
         if not download:

@@ -57,6 +57,22 @@ def default_data_dir(release: str, data_dir: str | os.PathLike | None = None) ->
     return cache_root() / release, "cache"
 
 
+def check_data_folder(folder: Path, origin: str, release: str, must_exist: bool = True) -> str | None:
+    """What is at `folder` ('a directory', or None when nothing is and `must_exist` is False), or a
+    DatasetError saying what is wrong: nothing there, or a file (or other non-folder) in its place."""
+    kind = entry_kind(folder)
+    if kind is None and must_exist:
+        fix = (f"run `fashionlab data fetch --release {release}` to download the files" if origin == "cache" else
+               f"point {origin} at the folder holding the IDX files, or download them there with "
+               f"`fashionlab data fetch --release {release} --data-dir {folder}`")
+        raise DatasetError(f"{folder} (from {origin}) does not exist: {fix}.")
+    if kind not in (None, "a directory"):
+        fix = "remove it, or set FASHIONLAB_CACHE elsewhere" if origin == "cache" else \
+              f"point {origin} at the folder holding the IDX files"
+        raise DatasetError(f"{folder} (from {origin}) is {kind}, not a folder: {fix}.")
+    return kind
+
+
 def _candidates(folder: Path, gz_name: str):
     for sub in SUBFOLDERS:
         base = folder / sub if sub else folder
