@@ -145,11 +145,25 @@ def test_version():
     assert proc.returncode == 0 and proc.stdout.startswith("fashionlab ")
 
 
-def test_data_show_writes_png(synthetic_dir, tmp_path):
-    out = tmp_path / "grid.png"
+@pytest.mark.parametrize("name, magic", [("grid.png", b"\x89PNG\r\n\x1a\n"), ("grid.jpg", b"\xff\xd8\xff"),
+                                         ("grid.JPEG", b"\xff\xd8\xff"), ("grid.pdf", b"%PDF"),
+                                         ("grid.svg", b"<?xml")])
+def test_data_show_writes_the_format_its_name_asks_for(synthetic_dir, tmp_path, name, magic):
+    out = tmp_path / name
     with pytest.warns(UserWarning):
         assert main(["data", "show", "--data-dir", str(synthetic_dir), "--out", str(out)]) == 0
-    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and out.stat().st_size > 5000
+    assert out.read_bytes()[: len(magic)] == magic and out.stat().st_size > 5000
+    if magic[:1] in (b"\x89", b"\xff"):
+        from PIL import Image
+
+        with Image.open(out) as image:
+            assert image.format == ("PNG" if name.endswith("png") else "JPEG")
+
+
+def test_data_show_refuses_a_format_it_cannot_write(synthetic_dir, tmp_path, capsys):
+    for name in ("grid.gif", "grid"):
+        err = one_line_exit_2(["data", "show", "--data-dir", str(synthetic_dir), "--out", str(tmp_path / name)], capsys)
+        assert "ending in .png, .jpg" in err and not (tmp_path / name).exists()
 
 
 # ---------------------------------------------------------------- hostile folders and caches

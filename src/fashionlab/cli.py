@@ -139,11 +139,15 @@ def cmd_data_verify(args) -> int:
 
 
 def cmd_data_show(args) -> int:
+    from pathlib import Path
+
     from .data import load_dataset
     from .fileio import check_output_file
-    from .figures import sample_grid
+    from .figures import FIGURE_FORMATS, sample_grid
 
     check_output_file(args.out, "--out", "samples.png")
+    if Path(args.out).suffix.lower() not in FIGURE_FORMATS:
+        raise UserError(f"--out {args.out}: give a file name ending in {', '.join(FIGURE_FORMATS)} (the format to write).")
     if not (1 <= args.per_class <= 100 and args.seed >= 0):
         raise UserError(f"--per-class {args.per_class}, --seed {args.seed}: give 1 to 100 samples per class and a seed >= 0.")
     dataset = load_dataset(args.release, args.data_dir)
@@ -350,7 +354,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = data_cmds.add_parser("show", help="draw a labelled grid of samples per class")
     _add_data_dir(p)
     _add_release(p)
-    p.add_argument("--out", required=True, help="PNG file to write")
+    p.add_argument("--out", required=True, help="image file to write: .png, .jpg, .pdf or .svg, by its name")
     p.add_argument("--split", choices=["train", "test"], default="train")
     p.add_argument("--per-class", type=int, default=10)
     p.add_argument("--seed", type=int, default=0)
