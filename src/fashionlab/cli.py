@@ -154,7 +154,10 @@ def cmd_data_show(args) -> int:
     images, labels = (
         (dataset.train_images, dataset.train_labels) if args.split == "train" else (dataset.test_images, dataset.test_labels)
     )
-    sample_grid(images, labels, dataset.classes, args.out, per_class=args.per_class, seed=args.seed)
+    try:
+        sample_grid(images, labels, dataset.classes, args.out, per_class=args.per_class, seed=args.seed)
+    except OSError as exc:  # the disk filled up, or the folder changed since the check above
+        raise UserError(f"--out {args.out}: cannot write the file ({exc.strerror}); nothing was written.") from None
     print(f"wrote {args.out} ({args.per_class} {args.split} samples per class, {dataset.release})")
     return 0
 

@@ -83,8 +83,9 @@ def entry_kind(path: str | os.PathLike) -> str | None:
 def check_output_file(path: str | os.PathLike, flag: str = "--out", example: str = "out.png") -> Path:
     """Refuse, before any work, an output file path that cannot be written as a file.
 
-    It must not be a directory or other non-file, and no folder above it may be a file.
-    Raises UserError naming the flag, the path and what is in the way.
+    It must not be a directory or other non-file, no folder above it may be a file, and the
+    nearest existing folder above it must let us create files (probed with a nameless temporary
+    file). Raises UserError naming the flag, the path and what is in the way.
     """
     from .errors import UserError
 
@@ -100,5 +101,10 @@ def check_output_file(path: str | os.PathLike, flag: str = "--out", example: str
             continue
         if above != "a directory":
             raise UserError(f"{flag} {path}: {parent} is {above}, not a folder; give a path under a folder.")
+        try:
+            tempfile.TemporaryFile(dir=parent).close()
+        except OSError as exc:
+            raise UserError(f"{flag} {path}: cannot create files in {parent} ({exc.strerror}); "
+                            "give a path in a folder you can write.") from None
         break
     return path

@@ -88,13 +88,31 @@ def locate_files(folder: Path) -> dict[str, Path | None]:
     return found
 
 
+UNSEARCHABLE = "a folder that cannot be searched (no execute permission)"
+
+
+def _unsearchable_parent(path: Path) -> Path:
+    """The first folder on the way to `path` whose entries cannot be looked up (chmod -x)."""
+    for parent in reversed(path.parents):
+        try:
+            os.stat(os.path.join(parent, "."))  # resolving a name inside `parent` needs search permission on it
+        except PermissionError:
+            return parent
+        except OSError:
+            break
+    return path.parent
+
+
 def locate_obstacles(folder: Path) -> dict[str, str]:
-    """Paths where a data file belongs but something else is (a directory, FIFO, device...): path -> what."""
+    """Paths where a data file belongs but something else is (a directory, FIFO, device...): path -> what.
+    A folder that cannot be searched is listed once, in place of the files it hides."""
     obstacles = {}
     for gz_name in SPLIT_FILES.values():
         for path in _candidates(folder, gz_name):
             kind = entry_kind(path)
-            if kind not in (None, "a file"):
+            if kind == "in a folder that cannot be searched (permission denied)":
+                obstacles[str(_unsearchable_parent(path))] = UNSEARCHABLE
+            elif kind not in (None, "a file"):
                 obstacles[str(path)] = kind
     return obstacles
 
@@ -129,8 +147,9 @@ class FolderStatus:
         """'missing a, b', and what stands where a missing file belongs."""
         text = f"missing {', '.join(self.missing)}"
         names = set(self.missing) | {n[: -len(".gz")] for n in self.missing}
-        there = [f"{p} is {kind}" for p, kind in self.obstacles.items() if Path(p).name in names]
-        return text + (f" ({'; '.join(there)}, not a file)" if there else "")
+        there = [f"{p} is {kind}" + ("" if kind == UNSEARCHABLE else ", not a file")
+                 for p, kind in self.obstacles.items() if Path(p).name in names or kind == UNSEARCHABLE]
+        return text + (f" ({'; '.join(there)})" if there else "")
 
     @property
     def release_name(self) -> str:
@@ -161,10 +180,12 @@ def inspect_folder(folder: str | os.PathLike) -> FolderStatus:
     folder = Path(folder)
     try:
         os.listdir(folder)
+        os.stat(os.path.join(folder, "."))  # listing needs read permission, opening its files search (x) permission
     except FileNotFoundError:
         pass  # reported as missing files by the caller
     except OSError as exc:
-        raise DatasetError(f"{folder}: cannot read the folder ({exc.strerror}). Check its permissions.") from None
+        raise DatasetError(f"{folder}: cannot read the folder ({exc.strerror}). Check its permissions "
+                           f"(`chmod u+rx {folder}`).") from None
     files = locate_files(folder)
     status = FolderStatus(folder, files, obstacles=locate_obstacles(folder))
     for split, path in files.items():
