@@ -37,6 +37,7 @@ def _smooth_item() -> np.ndarray:
         ("16bit.png", lambda x: (x * 257).astype(np.uint16)),
         ("16bit.tif", lambda x: (x * 257).astype(np.uint16)),
         ("32bit.tif", lambda x: (x * 16843009 / 2).astype(np.int32)),  # 31 bits of a 32-bit signed range
+        ("u32.tif", lambda x: (x * 16843009).astype(np.uint32)),  # the full unsigned range: over 2**31 too
         ("float.tif", lambda x: (x / 255).astype(np.float32)),
         ("float-range.tif", lambda x: (x * 40 - 3000).astype(np.float32)),  # outside 0-1: its own range
     ],
@@ -46,7 +47,13 @@ def test_deep_images_are_scaled_by_their_bit_depth(tmp_path, name, to_array):
     Image.fromarray(_smooth_item().astype(np.uint8)).save(reference)
     expected = prepare_image(reference).image
     path = tmp_path / name
-    Image.fromarray(to_array(_smooth_item())).save(path)
+    array = to_array(_smooth_item())
+    if array.dtype == np.uint32:  # Pillow would write it as signed int32; tifffile writes what it is
+        tifffile = pytest.importorskip("tifffile", reason="writing a uint32 TIFF needs tifffile")
+        tifffile.imwrite(path, array)
+        assert array.max() >= 2**31
+    else:
+        Image.fromarray(array).save(path)
     prepared = prepare_image(path)
     assert not prepared.inverted
     # Not a silhouette: as many grey levels as the 8-bit image, and the same picture.

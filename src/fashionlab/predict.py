@@ -39,7 +39,18 @@ def _bits_declared(opened) -> int | None:
     return bits if isinstance(bits, int) and 0 < bits <= 64 else None
 
 
-def _gray_0_255(image, bits: int | None, path: Path) -> np.ndarray:
+def _declares_unsigned(opened) -> bool:
+    """A TIFF whose SampleFormat is unsigned integers (1, the default when the tag is absent)."""
+    tags = getattr(opened, "tag_v2", None)
+    if tags is None:
+        return False
+    sample_format = tags.get(339, 1)
+    if isinstance(sample_format, tuple):
+        sample_format = sample_format[0] if sample_format else 1
+    return sample_format == 1
+
+
+def _gray_0_255(image, bits: int | None, path: Path, unsigned: bool = False) -> np.ndarray:
     """The image as float32 grayscale on a 0-255 scale, by its real bit depth.
 
     convert("L") clips 16- and 32-bit samples at 255, which turns a 16-bit PNG into a black and
@@ -52,6 +63,9 @@ def _gray_0_255(image, bits: int | None, path: Path) -> np.ndarray:
         return np.asarray(image, dtype=np.float32) * (255.0 / 65535.0)
     if mode in ("I", "F"):
         values = np.asarray(image, dtype=np.float64)
+        if mode == "I" and bits == 32 and unsigned:
+            # Pillow holds uint32 samples in its signed 32-bit mode: those >= 2**31 come out negative.
+            values = np.asarray(image, dtype=np.int32).view(np.uint32).astype(np.float64)
         finite = np.isfinite(values)
         if not finite.any():
             raise UserError(f"{path}: the image holds no finite pixel values. Give a PNG or JPEG file.")
@@ -115,9 +129,9 @@ def _prepare(source, name, max_pixels: int, formats) -> Prepared:
                 if width * height > max_pixels:
                     raise ImageTooLarge(f"{name}: {width} x {height} pixels, " + too_large.split(": ", 1)[1])
                 opened.load()
-                bits = _bits_declared(opened)
+                bits, unsigned = _bits_declared(opened), _declares_unsigned(opened)
                 image = ImageOps.exif_transpose(opened)
-        gray = _gray_0_255(image, bits, name)
+        gray = _gray_0_255(image, bits, name, unsigned)
     except FileNotFoundError:
         raise UserError(f"{name}: no such file.") from None
     except PermissionError as exc:
