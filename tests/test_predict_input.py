@@ -101,6 +101,20 @@ def test_fifo_directory_and_device_are_refused_without_opening(tmp_path, capsys)
     assert str(fifo) in err and "named pipe" in err
 
 
+def test_symlink_loops_and_overlong_names_are_named_not_missing(tmp_path, capsys):
+    loop = tmp_path / "loop.png"
+    loop.symlink_to(loop.name)
+    err = _one_line_exit_2(["predict", str(tmp_path / "no-run"), str(loop)], capsys)
+    assert f"{loop} is a symbolic link that cannot be followed (a loop of links), not an image file" in err
+    config = tmp_path / "loop.toml"
+    config.symlink_to(config.name)
+    err = _one_line_exit_2(["train", str(config), "--out", str(tmp_path / "run")], capsys)
+    assert "symbolic link that cannot be followed" in err and "not a config file" in err
+    long_name = tmp_path / ("x" * 300 + ".png")  # over NAME_MAX: ENAMETOOLONG, not "no such file"
+    err = _one_line_exit_2(["predict", str(tmp_path / "no-run"), str(long_name)], capsys)
+    assert "is a path too long for the system" in err
+
+
 def test_huge_image_is_refused_before_decoding(tmp_path, capsys):
     path = tmp_path / "huge.png"
     # 20000 x 20000 black pixels: a few hundred kilobytes that decode to 400 MB.

@@ -247,7 +247,7 @@ def test_a_non_file_cache_entry_is_bypassed(synthetic_dir, private_cache):
     np.testing.assert_array_equal(second.test_labels, first.test_labels)
 
 
-@pytest.mark.parametrize("what", ["directory", "fifo"])
+@pytest.mark.parametrize("what", ["directory", "fifo", "symlink loop"])
 def test_a_non_file_where_a_data_file_belongs_is_named(synthetic_dir, what, capsys):
     import os
 
@@ -256,6 +256,9 @@ def test_a_non_file_where_a_data_file_belongs_is_named(synthetic_dir, what, caps
     if what == "directory":
         path.mkdir()
         words = "is a directory"
+    elif what == "symlink loop":
+        path.symlink_to(path.name)  # stat fails with ELOOP, which is not "nothing there"
+        words = r"is a symbolic link that cannot be followed \(a loop of links\)"
     else:
         os.mkfifo(path)  # md5 or decoding would block on it forever
         words = r"is a named pipe \(FIFO\)"

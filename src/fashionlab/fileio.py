@@ -5,6 +5,7 @@ A crash or Ctrl-C mid-write leaves the old file (or none), never a half-written 
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import tempfile
@@ -65,7 +66,13 @@ def entry_kind(path: str | os.PathLike) -> str | None:
         return "a broken symbolic link" if os.path.islink(path) else None
     except PermissionError:
         return "in a folder that cannot be searched (permission denied)"
-    except (OSError, ValueError):
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:  # a link to itself, or a cycle of links
+            return "a symbolic link that cannot be followed (a loop of links)"
+        if exc.errno == errno.ENAMETOOLONG:
+            return "a path too long for the system"
+        return None  # ENOTDIR: a file stands where a folder on the way belongs; nothing is at `path`
+    except ValueError:  # a NUL byte in the name
         return None
     for test, words in (
         (stat.S_ISREG, "a file"),
