@@ -170,3 +170,47 @@ def test_top_10_prints_every_class(run_dir, tmp_path, capsys):
     assert main(["predict", str(run_dir), str(image), "--top", "10"]) == 0
     out = capsys.readouterr().out.strip()
     assert out.count(",") == 9 and out.startswith(str(image))
+
+
+def _damaged_images(folder):
+    """A truncated LZW TIFF (libtiff reports it on the C stderr) and a PNG whose EXIF block claims
+    nine entries but holds one (Pillow warns, and the picture itself is fine)."""
+    import io
+    import struct
+    import zlib
+
+    buffer = io.BytesIO()
+    Image.fromarray(item_image()).save(buffer, "TIFF", compression="tiff_lzw")
+    cut = folder / "cut.tif"
+    cut.write_bytes(buffer.getvalue()[:-60])
+    exif = Image.Exif()
+    exif[0x0112] = 1  # orientation: as stored
+    buffer = io.BytesIO()
+    Image.fromarray(item_image()).save(buffer, "PNG", exif=exif.tobytes())
+    data = bytearray(buffer.getvalue())
+    at = data.find(b"eXIf")
+    length = struct.unpack(">I", data[at - 4 : at])[0]
+    data[at + 12 : at + 14] = b"\x00\x09"  # the IFD's entry count
+    data[at + 4 + length : at + 8 + length] = struct.pack(">I", zlib.crc32(bytes(data[at : at + 4 + length])))
+    bad_exif = folder / "bad-exif.png"
+    bad_exif.write_bytes(bytes(data))
+    return cut, bad_exif
+
+
+def test_a_damaged_tiff_is_one_line_even_on_the_c_stderr(tmp_path, capfd):
+    cut, _ = _damaged_images(tmp_path)
+    code = main(["predict", str(tmp_path / "no-run"), str(cut)])
+    err = capfd.readouterr().err  # file descriptor 2 itself, where libtiff writes
+    assert code == 2 and err.strip().splitlines() == [err.strip()], err
+    assert f"{cut}: not a readable image" in err
+
+
+def test_pillow_warnings_name_the_file_once(tmp_path):
+    _, bad_exif = _damaged_images(tmp_path)
+    clean = tmp_path / "clean.png"
+    Image.fromarray(item_image()).save(clean)
+    with pytest.warns(UserWarning) as caught:
+        prepared = prepare_image(bad_exif)
+    messages = [str(w.message) for w in caught]
+    assert len(messages) == len(set(messages)) and any(m.startswith(f"{bad_exif}: Corrupt EXIF") for m in messages)
+    assert correlation(prepared.image, prepare_image(clean).image) > 0.99

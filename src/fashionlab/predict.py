@@ -9,6 +9,9 @@ longer side is 28, centred, and stretched to the full 0-255 range.
 
 from __future__ import annotations
 
+import os
+import sys
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -104,7 +107,29 @@ def prepare_image(path: str | Path, max_pixels: int = MAX_PIXELS) -> Prepared:
         raise UserError(f"{path}: no such file.")
     if kind != "a file":  # opening a FIFO blocks forever, a device never ends
         raise UserError(f"{path} is {kind}, not an image file. Give a PNG or JPEG file.")
-    return _prepare(path, path, max_pixels, None)
+    return _prepare(path, path, max_pixels, None, silence_c_stderr=True)
+
+
+@contextmanager
+def _c_stderr_silenced():
+    """File descriptor 2 sent to a sink for the duration. libtiff writes its complaints about a
+    damaged TIFF there, in C, beside the one-line error raised for it. Only for one-shot commands:
+    in a threaded server it would also swallow the other threads' output."""
+    import tempfile
+
+    try:
+        saved = os.dup(2)
+    except OSError:  # no stderr at all
+        yield
+        return
+    try:
+        with tempfile.TemporaryFile() as sink:
+            sys.stderr.flush()
+            os.dup2(sink.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def prepare_image_bytes(data: bytes, name: str, max_pixels: int = MAX_PIXELS, formats=None) -> Prepared:
@@ -114,7 +139,7 @@ def prepare_image_bytes(data: bytes, name: str, max_pixels: int = MAX_PIXELS, fo
     return _prepare(io.BytesIO(data), name, max_pixels, formats)
 
 
-def _prepare(source, name, max_pixels: int, formats) -> Prepared:
+def _prepare(source, name, max_pixels: int, formats, silence_c_stderr: bool = False) -> Prepared:
     import warnings
 
     from PIL import Image, ImageOps, UnidentifiedImageError
@@ -122,7 +147,11 @@ def _prepare(source, name, max_pixels: int, formats) -> Prepared:
     too_large = (f"{name}: over the {max_pixels / 1_000_000:g} megapixels fashionlab reads. "
                  "Downscale the image (the model sees 28 x 28) and try again.")
     try:
-        with warnings.catch_warnings():
+        # Pillow's warnings about a damaged file ("Corrupt EXIF data") are held back: the error
+        # below says it all when decoding fails, and they are repeated, naming the file, when it works.
+        with warnings.catch_warnings(record=True) as pillow_warnings, \
+                (_c_stderr_silenced() if silence_c_stderr else nullcontext()):
+            warnings.simplefilter("always")
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(source, formats=formats) as opened:  # reads the header only
                 width, height = opened.size
@@ -140,6 +169,8 @@ def _prepare(source, name, max_pixels: int, formats) -> Prepared:
         raise ImageTooLarge(too_large) from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, TypeError, EOFError) as exc:
         raise UserError(f"{name}: not a readable image ({exc}). Give a PNG or JPEG file.") from None
+    for message, category in {" ".join(str(w.message).split()): w.category for w in pillow_warnings}.items():
+        warnings.warn(f"{name}: {message}", category, stacklevel=3)  # once each: Pillow repeats itself
 
     border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
     inverted = bool(np.median(border) > 127)
