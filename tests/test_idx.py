@@ -231,15 +231,18 @@ def test_a_short_gzip_stream_costs_what_it_holds_not_what_it_declares(tmp_path):
     with gzip.GzipFile(path, "wb", compresslevel=1, mtime=0) as fh:
         fh.write(SHORT_OF_A_GIGABYTE)
         fh.write(np.random.default_rng(0).bytes(1 << 20))
+    if not os.path.exists("/proc/self/status"):
+        pytest.skip("measures the peak resident memory in /proc/self/status (Linux)")
+    # VmHWM, not getrusage's ru_maxrss: the latter keeps the parent's peak across fork and exec.
     child = (
-        "import resource, sys\n"
+        "import re, sys\n"
         "from fashionlab.data.idx import read_idx\n"
         "from fashionlab.errors import DatasetError\n"
         "try:\n"
         "    read_idx(sys.argv[1])\n"
         "except DatasetError as exc:\n"
         "    print(exc)\n"
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"  # KiB on Linux
+        "print(re.search(r'VmHWM:\\s*(\\d+) kB', open('/proc/self/status').read()).group(1))\n"
     )
     proc = subprocess.run([sys.executable, "-c", child, str(path)], capture_output=True, text=True,
                           env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
