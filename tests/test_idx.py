@@ -186,3 +186,66 @@ def test_unreadable_file_chmod(tmp_path):
     path.chmod(0)
     with pytest.raises(DatasetError, match="Permission denied"):
         read_idx(path)
+
+
+# A header under the 1 GiB limit, in a file far too short for it: 1,300,000 images, 1,019,200,000 bytes.
+SHORT_OF_A_GIGABYTE = struct.pack(">I3I", IMAGES_MAGIC, 1_300_000, 28, 28)
+
+
+@pytest.mark.parametrize("name", ["big", "big.gz"])
+def test_a_header_the_file_is_too_short_for_is_refused_before_reading(tmp_path, name):
+    path = tmp_path / name
+    data = SHORT_OF_A_GIGABYTE + bytes(100)
+    path.write_bytes(gzip.compress(data) if name.endswith(".gz") else data)
+    words = "inflates to at most" if name.endswith(".gz") else "but the file holds 100"
+    # The header alone settles it: read_idx_shape reads nothing else, and read_idx allocates nothing.
+    with pytest.raises(DatasetError, match=f"truncated payload: .*{words}"):
+        read_idx_shape(path, IMAGES_MAGIC)
+    caught = []
+
+    def read():
+        with pytest.raises(DatasetError, match="truncated payload") as info:
+            read_idx(path, IMAGES_MAGIC)
+        caught.append(str(info.value))
+
+    assert _peak_memory(read) < 1 << 20
+    assert str(path) in caught[0] and "\n" not in caught[0]
+
+
+def test_a_raw_file_longer_than_its_header_declares_is_refused_from_the_header(tmp_path):
+    path = tmp_path / "long"
+    path.write_bytes(GOOD + b"\0")
+    with pytest.raises(DatasetError, match="trailing bytes after the payload"):
+        read_idx_shape(path, IMAGES_MAGIC)
+
+
+def test_a_short_gzip_stream_costs_what_it_holds_not_what_it_declares(tmp_path):
+    """1 MiB of random bytes behind a header declaring 1 GB: within deflate's 1032:1 bound, so only
+    reading finds the stream short. The buffer's pages are committed as data arrives (measured in a
+    child process: tracemalloc counts an allocation whole, used or not)."""
+    import os
+    import subprocess
+    import sys
+
+    path = tmp_path / "short.gz"
+    with gzip.GzipFile(path, "wb", compresslevel=1, mtime=0) as fh:
+        fh.write(SHORT_OF_A_GIGABYTE)
+        fh.write(np.random.default_rng(0).bytes(1 << 20))
+    if not os.path.exists("/proc/self/status"):
+        pytest.skip("measures the peak resident memory in /proc/self/status (Linux)")
+    # VmHWM, not getrusage's ru_maxrss: the latter keeps the parent's peak across fork and exec.
+    child = (
+        "import re, sys\n"
+        "from fashionlab.data.idx import read_idx\n"
+        "from fashionlab.errors import DatasetError\n"
+        "try:\n"
+        "    read_idx(sys.argv[1])\n"
+        "except DatasetError as exc:\n"
+        "    print(exc)\n"
+        "print(re.search(r'VmHWM:\\s*(\\d+) kB', open('/proc/self/status').read()).group(1))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", child, str(path)], capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    message, peak_kib = proc.stdout.strip().splitlines()
+    assert "truncated payload" in message and "holds 1,048,576" in message
+    assert int(peak_kib) < 300 * 1024  # numpy and the interpreter take ~40 MB; the declared gigabyte is not touched

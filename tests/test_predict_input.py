@@ -37,6 +37,7 @@ def _smooth_item() -> np.ndarray:
         ("16bit.png", lambda x: (x * 257).astype(np.uint16)),
         ("16bit.tif", lambda x: (x * 257).astype(np.uint16)),
         ("32bit.tif", lambda x: (x * 16843009 / 2).astype(np.int32)),  # 31 bits of a 32-bit signed range
+        ("u32.tif", lambda x: (x * 16843009).astype(np.uint32)),  # the full unsigned range: over 2**31 too
         ("float.tif", lambda x: (x / 255).astype(np.float32)),
         ("float-range.tif", lambda x: (x * 40 - 3000).astype(np.float32)),  # outside 0-1: its own range
     ],
@@ -46,7 +47,13 @@ def test_deep_images_are_scaled_by_their_bit_depth(tmp_path, name, to_array):
     Image.fromarray(_smooth_item().astype(np.uint8)).save(reference)
     expected = prepare_image(reference).image
     path = tmp_path / name
-    Image.fromarray(to_array(_smooth_item())).save(path)
+    array = to_array(_smooth_item())
+    if array.dtype == np.uint32:  # Pillow would write it as signed int32; tifffile writes what it is
+        tifffile = pytest.importorskip("tifffile", reason="writing a uint32 TIFF needs tifffile")
+        tifffile.imwrite(path, array)
+        assert array.max() >= 2**31
+    else:
+        Image.fromarray(array).save(path)
     prepared = prepare_image(path)
     assert not prepared.inverted
     # Not a silhouette: as many grey levels as the 8-bit image, and the same picture.
@@ -92,6 +99,20 @@ def test_fifo_directory_and_device_are_refused_without_opening(tmp_path, capsys)
             prepare_image(path)
     err = _one_line_exit_2(["predict", str(tmp_path / "no-run"), str(fifo)], capsys)
     assert str(fifo) in err and "named pipe" in err
+
+
+def test_symlink_loops_and_overlong_names_are_named_not_missing(tmp_path, capsys):
+    loop = tmp_path / "loop.png"
+    loop.symlink_to(loop.name)
+    err = _one_line_exit_2(["predict", str(tmp_path / "no-run"), str(loop)], capsys)
+    assert f"{loop} is a symbolic link that cannot be followed (a loop of links), not an image file" in err
+    config = tmp_path / "loop.toml"
+    config.symlink_to(config.name)
+    err = _one_line_exit_2(["train", str(config), "--out", str(tmp_path / "run")], capsys)
+    assert "symbolic link that cannot be followed" in err and "not a config file" in err
+    long_name = tmp_path / ("x" * 300 + ".png")  # over NAME_MAX: ENAMETOOLONG, not "no such file"
+    err = _one_line_exit_2(["predict", str(tmp_path / "no-run"), str(long_name)], capsys)
+    assert "is a path too long for the system" in err
 
 
 def test_huge_image_is_refused_before_decoding(tmp_path, capsys):
@@ -149,3 +170,47 @@ def test_top_10_prints_every_class(run_dir, tmp_path, capsys):
     assert main(["predict", str(run_dir), str(image), "--top", "10"]) == 0
     out = capsys.readouterr().out.strip()
     assert out.count(",") == 9 and out.startswith(str(image))
+
+
+def _damaged_images(folder):
+    """A truncated LZW TIFF (libtiff reports it on the C stderr) and a PNG whose EXIF block claims
+    nine entries but holds one (Pillow warns, and the picture itself is fine)."""
+    import io
+    import struct
+    import zlib
+
+    buffer = io.BytesIO()
+    Image.fromarray(item_image()).save(buffer, "TIFF", compression="tiff_lzw")
+    cut = folder / "cut.tif"
+    cut.write_bytes(buffer.getvalue()[:-60])
+    exif = Image.Exif()
+    exif[0x0112] = 1  # orientation: as stored
+    buffer = io.BytesIO()
+    Image.fromarray(item_image()).save(buffer, "PNG", exif=exif.tobytes())
+    data = bytearray(buffer.getvalue())
+    at = data.find(b"eXIf")
+    length = struct.unpack(">I", data[at - 4 : at])[0]
+    data[at + 12 : at + 14] = b"\x00\x09"  # the IFD's entry count
+    data[at + 4 + length : at + 8 + length] = struct.pack(">I", zlib.crc32(bytes(data[at : at + 4 + length])))
+    bad_exif = folder / "bad-exif.png"
+    bad_exif.write_bytes(bytes(data))
+    return cut, bad_exif
+
+
+def test_a_damaged_tiff_is_one_line_even_on_the_c_stderr(tmp_path, capfd):
+    cut, _ = _damaged_images(tmp_path)
+    code = main(["predict", str(tmp_path / "no-run"), str(cut)])
+    err = capfd.readouterr().err  # file descriptor 2 itself, where libtiff writes
+    assert code == 2 and err.strip().splitlines() == [err.strip()], err
+    assert f"{cut}: not a readable image" in err
+
+
+def test_pillow_warnings_name_the_file_once(tmp_path):
+    _, bad_exif = _damaged_images(tmp_path)
+    clean = tmp_path / "clean.png"
+    Image.fromarray(item_image()).save(clean)
+    with pytest.warns(UserWarning) as caught:
+        prepared = prepare_image(bad_exif)
+    messages = [str(w.message) for w in caught]
+    assert len(messages) == len(set(messages)) and any(m.startswith(f"{bad_exif}: Corrupt EXIF") for m in messages)
+    assert correlation(prepared.image, prepare_image(clean).image) > 0.99

@@ -75,9 +75,18 @@ def test_torchvision_layouts(tmp_path, layout):
     assert ds.test_images.shape == (100, 28, 28)
 
 
-def test_missing_folder_and_missing_files(tmp_path):
-    with pytest.raises(DatasetError, match="is not a folder"):
-        load_dataset(data_dir=tmp_path / "nowhere")
+def test_missing_folder_and_missing_files(tmp_path, capsys, monkeypatch):
+    nowhere = tmp_path / "nowhere"
+    with pytest.raises(DatasetError, match=f"{nowhere} \\(from --data-dir\\) does not exist: point --data-dir at"):
+        load_dataset(data_dir=nowhere)
+    # The README's Keras-folder example, on a machine without Keras's copy.
+    for argv in (["data", "info"], ["data", "verify"], ["data", "show", "--out", str(tmp_path / "x.png")]):
+        err = one_line_exit_2([*argv, "--data-dir", str(nowhere)], capsys)
+        assert "does not exist" in err and "not a folder" not in err and f"--data-dir {nowhere}`" in err
+    monkeypatch.setenv("FASHIONLAB_DATA", str(nowhere))
+    err = one_line_exit_2(["data", "verify"], capsys)
+    assert "(from FASHIONLAB_DATA) does not exist: point FASHIONLAB_DATA at" in err
+    assert not nowhere.exists()
     (tmp_path / "empty").mkdir()
     with pytest.raises(DatasetError, match="missing train-images"):
         load_dataset(data_dir=tmp_path / "empty")
@@ -136,11 +145,25 @@ def test_version():
     assert proc.returncode == 0 and proc.stdout.startswith("fashionlab ")
 
 
-def test_data_show_writes_png(synthetic_dir, tmp_path):
-    out = tmp_path / "grid.png"
+@pytest.mark.parametrize("name, magic", [("grid.png", b"\x89PNG\r\n\x1a\n"), ("grid.jpg", b"\xff\xd8\xff"),
+                                         ("grid.JPEG", b"\xff\xd8\xff"), ("grid.pdf", b"%PDF"),
+                                         ("grid.svg", b"<?xml")])
+def test_data_show_writes_the_format_its_name_asks_for(synthetic_dir, tmp_path, name, magic):
+    out = tmp_path / name
     with pytest.warns(UserWarning):
         assert main(["data", "show", "--data-dir", str(synthetic_dir), "--out", str(out)]) == 0
-    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and out.stat().st_size > 5000
+    assert out.read_bytes()[: len(magic)] == magic and out.stat().st_size > 5000
+    if magic[:1] in (b"\x89", b"\xff"):
+        from PIL import Image
+
+        with Image.open(out) as image:
+            assert image.format == ("PNG" if name.endswith("png") else "JPEG")
+
+
+def test_data_show_refuses_a_format_it_cannot_write(synthetic_dir, tmp_path, capsys):
+    for name in ("grid.gif", "grid"):
+        err = one_line_exit_2(["data", "show", "--data-dir", str(synthetic_dir), "--out", str(tmp_path / name)], capsys)
+        assert "ending in .png, .jpg" in err and not (tmp_path / name).exists()
 
 
 # ---------------------------------------------------------------- hostile folders and caches
@@ -170,6 +193,14 @@ def test_counts_are_checked_from_the_headers_before_any_payload(synthetic_dir, m
         load_dataset(data_dir=synthetic_dir)
 
 
+@pytest.fixture
+def private_cache(tmp_path, monkeypatch):
+    """An array cache of the test's own: the tests below damage entries that other tests
+    (same synthetic data, same md5) would otherwise find in the session's shared cache."""
+    monkeypatch.setenv("FASHIONLAB_CACHE", str(tmp_path / "cache"))
+    return tmp_path / "cache"
+
+
 def _cache_entry(ds, split):
     from fashionlab.data.store import cache_root
 
@@ -188,7 +219,7 @@ def _cache_entry(ds, split):
         ("test_labels", None, "cannot be read"),
     ],
 )
-def test_a_bad_cache_entry_is_rebuilt_from_the_file(synthetic_dir, split, bad, problem):
+def test_a_bad_cache_entry_is_rebuilt_from_the_file(synthetic_dir, private_cache, split, bad, problem):
     first = load_dataset(data_dir=synthetic_dir)
     expected = np.array(getattr(first, split))
     entry = _cache_entry(first, split)
@@ -205,9 +236,10 @@ def test_a_bad_cache_entry_is_rebuilt_from_the_file(synthetic_dir, split, bad, p
 
 
 @pytest.mark.filterwarnings("ignore:.*unknown.*:UserWarning")
-def test_a_non_file_cache_entry_is_bypassed(synthetic_dir):
+def test_a_non_file_cache_entry_is_bypassed(synthetic_dir, private_cache):
     first = load_dataset(data_dir=synthetic_dir)
     entry = _cache_entry(first, "test_labels")
+    assert private_cache in entry.parents
     entry.unlink()
     entry.mkdir()
     with pytest.warns(UserWarning, match="could not write the array cache"):
@@ -215,7 +247,7 @@ def test_a_non_file_cache_entry_is_bypassed(synthetic_dir):
     np.testing.assert_array_equal(second.test_labels, first.test_labels)
 
 
-@pytest.mark.parametrize("what", ["directory", "fifo"])
+@pytest.mark.parametrize("what", ["directory", "fifo", "symlink loop"])
 def test_a_non_file_where_a_data_file_belongs_is_named(synthetic_dir, what, capsys):
     import os
 
@@ -224,6 +256,9 @@ def test_a_non_file_where_a_data_file_belongs_is_named(synthetic_dir, what, caps
     if what == "directory":
         path.mkdir()
         words = "is a directory"
+    elif what == "symlink loop":
+        path.symlink_to(path.name)  # stat fails with ELOOP, which is not "nothing there"
+        words = r"is a symbolic link that cannot be followed \(a loop of links\)"
     else:
         os.mkfifo(path)  # md5 or decoding would block on it forever
         words = r"is a named pipe \(FIFO\)"

@@ -83,15 +83,16 @@ def cmd_data_info(args) -> int:
     info = dataset.summary()
     info["origin"] = origin
     info["status"] = dataset.description
-    expected = RELEASES[dataset.release].md5 if dataset.release in RELEASES else None
+    release = RELEASES.get(dataset.release)
     if args.json:
         print(json.dumps(info, indent=2))
         return 0
     print(f"folder:   {dataset.data_dir}  (from {origin})")
     print(f"release:  {dataset.description}")
     print("files:")
-    for name, md5 in info["checksums"].items():
-        mark = "ok" if expected and expected.get(name) == md5 else "no known checksum"
+    for standard, md5 in info["checksums"].items():
+        name = dataset.file_names.get(standard, standard)  # the uncompressed name for a raw file
+        mark = "ok" if release and release.expected_md5(name) == md5 else "no known checksum"
         print(f"  {name:<28} md5 {md5}  {mark}")
     for split, data in info["splits"].items():
         counts = ", ".join(f"{k} {v}" for k, v in data["per_class"].items())
@@ -109,37 +110,54 @@ def cmd_data_fetch(args) -> int:
 
 def cmd_data_verify(args) -> int:
     from .data.releases import closest, get_release
-    from .data.store import default_data_dir, inspect_folder, read_split_arrays
+    from .data.store import check_data_folder, default_data_dir, inspect_folder, read_split_arrays
 
     folder, origin = default_data_dir(args.release or "fashion-mnist", args.data_dir)
-    if not folder.is_dir():
-        raise UserError(f"{folder} (from {origin}) is not a folder.")
+    check_data_folder(folder, origin, args.release or "fashion-mnist")
     status = inspect_folder(folder)
     read_split_arrays(status, use_cache=False)  # every file decodes and the counts agree
-    target = get_release(args.release) if args.release else (status.release or closest(status.md5)[0])
-    bad = [name for name, md5 in target.md5.items() if status.md5.get(name) != md5]
+    target = get_release(args.release) if args.release else (status.release or closest(status.found_md5)[0])
+    if status.release is not None and status.release != target:  # a good copy of another release: keep it
+        raise UserError(f"{folder}: holds {status.release.name} (every checksum matches it), not {target.name}. "
+                        f"Fetch {target.name} into another folder: "
+                        f"`fashionlab data fetch --release {target.name} --data-dir NEW_DIR`.")
+    bad = [name for name, md5 in status.found_md5.items() if target.expected_md5(name) not in (None, md5)]
     if bad:
         raise UserError(
             f"{folder}: checksums differ from {target.name} for {', '.join(bad)}. "
             "Delete those files and run `fashionlab data fetch` to get clean copies."
+        )
+    unknown = [name for name in status.found_md5 if target.expected_md5(name) is None]
+    if unknown:  # uncompressed files of a release whose uncompressed checksums fashionlab lacks: not bad data
+        raise UserError(
+            f"{folder}: every file decodes cleanly, but fashionlab knows no checksum for the uncompressed "
+            f"{', '.join(unknown)} of {target.name}, so the copy cannot be verified. For a verified copy, fetch "
+            f"the gzipped files into an empty folder (`fashionlab data fetch --release {target.name} --data-dir NEW_DIR`)."
         )
     print(f"{folder}: all 4 files match {target.name} and decode cleanly.")
     return 0
 
 
 def cmd_data_show(args) -> int:
+    from pathlib import Path
+
     from .data import load_dataset
     from .fileio import check_output_file
-    from .figures import sample_grid
+    from .figures import FIGURE_FORMATS, sample_grid
 
     check_output_file(args.out, "--out", "samples.png")
+    if Path(args.out).suffix.lower() not in FIGURE_FORMATS:
+        raise UserError(f"--out {args.out}: give a file name ending in {', '.join(FIGURE_FORMATS)} (the format to write).")
     if not (1 <= args.per_class <= 100 and args.seed >= 0):
         raise UserError(f"--per-class {args.per_class}, --seed {args.seed}: give 1 to 100 samples per class and a seed >= 0.")
     dataset = load_dataset(args.release, args.data_dir)
     images, labels = (
         (dataset.train_images, dataset.train_labels) if args.split == "train" else (dataset.test_images, dataset.test_labels)
     )
-    sample_grid(images, labels, dataset.classes, args.out, per_class=args.per_class, seed=args.seed)
+    try:
+        sample_grid(images, labels, dataset.classes, args.out, per_class=args.per_class, seed=args.seed)
+    except OSError as exc:  # the disk filled up, or the folder changed since the check above
+        raise UserError(f"--out {args.out}: cannot write the file ({exc.strerror}); nothing was written.") from None
     print(f"wrote {args.out} ({args.per_class} {args.split} samples per class, {dataset.release})")
     return 0
 
@@ -352,7 +370,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = data_cmds.add_parser("show", help="draw a labelled grid of samples per class")
     _add_data_dir(p)
     _add_release(p)
-    p.add_argument("--out", required=True, help="PNG file to write")
+    p.add_argument("--out", required=True, help="image file to write: .png, .jpg, .pdf or .svg, by its name")
     p.add_argument("--split", choices=["train", "test"], default="train")
     p.add_argument("--per-class", type=int, default=10)
     p.add_argument("--seed", type=int, default=0)

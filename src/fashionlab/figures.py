@@ -25,11 +25,17 @@ def _pyplot():
     return plt
 
 
+# File formats a figure can be written in, by the file name's suffix; anything else is written as PNG.
+FIGURE_FORMATS = {".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg", ".pdf": "pdf", ".svg": "svg"}
+
+
 def save_figure(fig, path: str | os.PathLike, dpi: int = 100) -> None:
-    """Render to memory, then write atomically: an interrupted save leaves no broken PNG."""
+    """Render to memory in the format the name's suffix asks for (PNG by default), then write
+    atomically: an interrupted save leaves no broken file."""
     plt = _pyplot()
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
+    fig.savefig(buffer, format=FIGURE_FORMATS.get(os.path.splitext(path)[1].lower(), "png"), dpi=dpi,
+                bbox_inches="tight")
     plt.close(fig)
     atomic_write_bytes(path, buffer.getvalue())
 

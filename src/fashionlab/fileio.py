@@ -94,7 +94,13 @@ def entry_kind(path: str | os.PathLike) -> str | None:
         return "a broken symbolic link" if os.path.islink(path) else None
     except PermissionError:
         return "in a folder that cannot be searched (permission denied)"
-    except (OSError, ValueError):
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:  # a link to itself, or a cycle of links
+            return "a symbolic link that cannot be followed (a loop of links)"
+        if exc.errno == errno.ENAMETOOLONG:
+            return "a path too long for the system"
+        return None  # ENOTDIR: a file stands where a folder on the way belongs; nothing is at `path`
+    except ValueError:  # a NUL byte in the name
         return None
     for test, words in (
         (stat.S_ISREG, "a file"),
@@ -112,8 +118,9 @@ def entry_kind(path: str | os.PathLike) -> str | None:
 def check_output_file(path: str | os.PathLike, flag: str = "--out", example: str = "out.png") -> Path:
     """Refuse, before any work, an output file path that cannot be written as a file.
 
-    It must not be a directory or other non-file, and no folder above it may be a file.
-    Raises UserError naming the flag, the path and what is in the way.
+    It must not be a directory or other non-file, no folder above it may be a file, and the
+    nearest existing folder above it must let us create files (probed with a nameless temporary
+    file). Raises UserError naming the flag, the path and what is in the way.
     """
     from .errors import UserError
 
@@ -129,5 +136,10 @@ def check_output_file(path: str | os.PathLike, flag: str = "--out", example: str
             continue
         if above != "a directory":
             raise UserError(f"{flag} {path}: {parent} is {above}, not a folder; give a path under a folder.")
+        try:
+            tempfile.TemporaryFile(dir=parent).close()
+        except OSError as exc:
+            raise UserError(f"{flag} {path}: cannot create files in {parent} ({exc.strerror}); "
+                            "give a path in a folder you can write.") from None
         break
     return path

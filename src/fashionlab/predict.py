@@ -9,6 +9,9 @@ longer side is 28, centred, and stretched to the full 0-255 range.
 
 from __future__ import annotations
 
+import os
+import sys
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,7 +42,18 @@ def _bits_declared(opened) -> int | None:
     return bits if isinstance(bits, int) and 0 < bits <= 64 else None
 
 
-def _gray_0_255(image, bits: int | None, path: Path) -> np.ndarray:
+def _declares_unsigned(opened) -> bool:
+    """A TIFF whose SampleFormat is unsigned integers (1, the default when the tag is absent)."""
+    tags = getattr(opened, "tag_v2", None)
+    if tags is None:
+        return False
+    sample_format = tags.get(339, 1)
+    if isinstance(sample_format, tuple):
+        sample_format = sample_format[0] if sample_format else 1
+    return sample_format == 1
+
+
+def _gray_0_255(image, bits: int | None, path: Path, unsigned: bool = False) -> np.ndarray:
     """The image as float32 grayscale on a 0-255 scale, by its real bit depth.
 
     convert("L") clips 16- and 32-bit samples at 255, which turns a 16-bit PNG into a black and
@@ -52,6 +66,9 @@ def _gray_0_255(image, bits: int | None, path: Path) -> np.ndarray:
         return np.asarray(image, dtype=np.float32) * (255.0 / 65535.0)
     if mode in ("I", "F"):
         values = np.asarray(image, dtype=np.float64)
+        if mode == "I" and bits == 32 and unsigned:
+            # Pillow holds uint32 samples in its signed 32-bit mode: those >= 2**31 come out negative.
+            values = np.asarray(image, dtype=np.int32).view(np.uint32).astype(np.float64)
         finite = np.isfinite(values)
         if not finite.any():
             raise UserError(f"{path}: the image holds no finite pixel values. Give a PNG or JPEG file.")
@@ -90,7 +107,29 @@ def prepare_image(path: str | Path, max_pixels: int = MAX_PIXELS) -> Prepared:
         raise UserError(f"{path}: no such file.")
     if kind != "a file":  # opening a FIFO blocks forever, a device never ends
         raise UserError(f"{path} is {kind}, not an image file. Give a PNG or JPEG file.")
-    return _prepare(path, path, max_pixels, None)
+    return _prepare(path, path, max_pixels, None, silence_c_stderr=True)
+
+
+@contextmanager
+def _c_stderr_silenced():
+    """File descriptor 2 sent to a sink for the duration. libtiff writes its complaints about a
+    damaged TIFF there, in C, beside the one-line error raised for it. Only for one-shot commands:
+    in a threaded server it would also swallow the other threads' output."""
+    import tempfile
+
+    try:
+        saved = os.dup(2)
+    except OSError:  # no stderr at all
+        yield
+        return
+    try:
+        with tempfile.TemporaryFile() as sink:
+            sys.stderr.flush()
+            os.dup2(sink.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def prepare_image_bytes(data: bytes, name: str, max_pixels: int = MAX_PIXELS, formats=None) -> Prepared:
@@ -100,7 +139,7 @@ def prepare_image_bytes(data: bytes, name: str, max_pixels: int = MAX_PIXELS, fo
     return _prepare(io.BytesIO(data), name, max_pixels, formats)
 
 
-def _prepare(source, name, max_pixels: int, formats) -> Prepared:
+def _prepare(source, name, max_pixels: int, formats, silence_c_stderr: bool = False) -> Prepared:
     import warnings
 
     from PIL import Image, ImageOps, UnidentifiedImageError
@@ -108,16 +147,20 @@ def _prepare(source, name, max_pixels: int, formats) -> Prepared:
     too_large = (f"{name}: over the {max_pixels / 1_000_000:g} megapixels fashionlab reads. "
                  "Downscale the image (the model sees 28 x 28) and try again.")
     try:
-        with warnings.catch_warnings():
+        # Pillow's warnings about a damaged file ("Corrupt EXIF data") are held back: the error
+        # below says it all when decoding fails, and they are repeated, naming the file, when it works.
+        with warnings.catch_warnings(record=True) as pillow_warnings, \
+                (_c_stderr_silenced() if silence_c_stderr else nullcontext()):
+            warnings.simplefilter("always")
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(source, formats=formats) as opened:  # reads the header only
                 width, height = opened.size
                 if width * height > max_pixels:
                     raise ImageTooLarge(f"{name}: {width} x {height} pixels, " + too_large.split(": ", 1)[1])
                 opened.load()
-                bits = _bits_declared(opened)
+                bits, unsigned = _bits_declared(opened), _declares_unsigned(opened)
                 image = ImageOps.exif_transpose(opened)
-        gray = _gray_0_255(image, bits, name)
+        gray = _gray_0_255(image, bits, name, unsigned)
     except FileNotFoundError:
         raise UserError(f"{name}: no such file.") from None
     except PermissionError as exc:
@@ -126,6 +169,8 @@ def _prepare(source, name, max_pixels: int, formats) -> Prepared:
         raise ImageTooLarge(too_large) from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, TypeError, EOFError) as exc:
         raise UserError(f"{name}: not a readable image ({exc}). Give a PNG or JPEG file.") from None
+    for message, category in {" ".join(str(w.message).split()): w.category for w in pillow_warnings}.items():
+        warnings.warn(f"{name}: {message}", category, stacklevel=3)  # once each: Pillow repeats itself
 
     border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
     inverted = bool(np.median(border) > 127)

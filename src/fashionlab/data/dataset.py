@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import os
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import DatasetError
-from ..fileio import entry_kind
 from .releases import get_release
-from .store import default_data_dir, fetch, inspect_folder, read_split_arrays
+from .store import check_data_folder, default_data_dir, fetch, inspect_folder, read_split_arrays
 
 
 @dataclass(frozen=True)
@@ -23,9 +22,10 @@ class Dataset:
     test_labels: np.ndarray
     classes: tuple[str, ...]
     release: str  # detected by checksum; "unknown" for an unrecognised copy
-    checksums: dict[str, str]  # file name -> md5
+    checksums: dict[str, str]  # standard (.gz) file name -> md5 of the file found for that split
     data_dir: Path
     description: str = ""  # what the checksums say about the copy, for `data info`
+    file_names: dict[str, str] = field(default_factory=dict)  # standard name -> name on disk (maybe uncompressed)
 
     def summary(self) -> dict:
         """Counts per split and class, as `data info --json` prints them."""
@@ -33,6 +33,7 @@ class Dataset:
             "release": self.release,
             "data_dir": str(self.data_dir),
             "checksums": self.checksums,
+            "files": self.file_names,
             "classes": list(self.classes),
             "splits": {
                 split: {
@@ -61,11 +62,7 @@ def load_dataset(
     """
     wanted = get_release(release)
     folder, origin = default_data_dir(wanted.name, data_dir)
-    kind = entry_kind(folder)
-    if kind not in (None, "a directory"):
-        raise DatasetError(f"{folder} (from {origin}) is {kind}, not a folder. Point it at the folder holding the IDX files.")
-    if origin != "cache" and kind is None:
-        raise DatasetError(f"{folder} (from {origin}) is not a folder. Point it at the folder holding the IDX files.")
+    kind = check_data_folder(folder, origin, wanted.name, must_exist=origin != "cache")
     status = inspect_folder(folder) if kind else None
     if origin == "cache" and (status is None or status.missing):
         if not download:
@@ -86,5 +83,5 @@ def load_dataset(
     return Dataset(
         arrays["train_images"], arrays["train_labels"], arrays["test_images"], arrays["test_labels"],
         classes=classes, release=status.release_name, checksums=dict(status.md5), data_dir=folder,
-        description=status.describe(),
+        description=status.describe(), file_names=status.file_names,
     )

@@ -8,7 +8,9 @@ can be wrong with such a file raises DatasetError naming the file and the proble
 Reads are bounded: the header is read and checked first, then exactly the payload it declares
 plus one byte (to detect trailing data). A small .gz that inflates to gigabytes (a gzip bomb)
 therefore costs no more memory than its header admits, and a header may admit at most
-MAX_PAYLOAD_BYTES.
+MAX_PAYLOAD_BYTES. A header is also checked against the file's length before anything is
+allocated: a raw file must be exactly header + payload long, and a gzip file cannot inflate to
+more than DEFLATE_MAX_RATIO times its size, so a 20-byte file declaring a gigabyte costs nothing.
 """
 
 from __future__ import annotations
@@ -34,6 +36,9 @@ IMAGES_MAGIC = 0x00000803  # 2051: ubyte, 3 dimensions
 # The largest payload a header may declare. The biggest MNIST-family file (EMNIST byclass
 # images, 814,255 x 28 x 28) is about 640 MB; the releases fashionlab knows are under 50 MB.
 MAX_PAYLOAD_BYTES = 1 << 30
+# Deflate codes at most 258 bytes in 2 bits (zlib's documented limit: 1032:1), so a gzip file of
+# n bytes holds at most 1032 * n bytes of content.
+DEFLATE_MAX_RATIO = 1032
 _REFETCH = "Delete the file and fetch it again (`fashionlab data fetch`)."
 
 
@@ -71,8 +76,36 @@ def _read_up_to(stream: BinaryIO, n: int) -> bytes:
     return b"".join(chunks)
 
 
-def _read_header(stream: BinaryIO, name: str, expect_magic: int | None) -> tuple[tuple[int, ...], int]:
-    """The declared shape and the header's length, after every check a header allows."""
+def _check_against_length(shape: tuple[int, ...], header_len: int, name: str, stored: int | None, gzipped: bool) -> None:
+    """Refuse a header the file is too short (or, raw, too long) to satisfy, before any payload is read.
+
+    `stored`: the file's length in bytes (None when unknown).
+    """
+    if stored is None:
+        return
+    needed = header_len + math.prod(shape)
+    if gzipped:
+        if needed > DEFLATE_MAX_RATIO * stored:
+            raise DatasetError(
+                f"{name}: truncated payload: the header declares shape {shape} ({needed - header_len:,} bytes), "
+                f"but a {stored:,}-byte gzip file inflates to at most {DEFLATE_MAX_RATIO * stored:,}. {_REFETCH}"
+            )
+    elif needed > stored:
+        raise DatasetError(
+            f"{name}: truncated payload: the header declares shape {shape} ({needed - header_len:,} bytes) "
+            f"but the file holds {max(stored - header_len, 0):,}. {_REFETCH}"
+        )
+    elif needed < stored:
+        raise DatasetError(
+            f"{name}: trailing bytes after the payload: the header declares shape {shape} "
+            f"({needed - header_len:,} bytes) but the file holds {stored - header_len:,}. {_REFETCH}"
+        )
+
+
+def _read_header(stream: BinaryIO, name: str, expect_magic: int | None, stored: int | None = None,
+                 gzipped: bool = False) -> tuple[tuple[int, ...], int]:
+    """The declared shape and the header's length, after every check a header allows
+    (against the file's length too, when `stored` gives it)."""
     head = _read_up_to(stream, 4)
     if len(head) < 4:
         raise DatasetError(f"{name}: truncated header ({len(head)} bytes, an IDX header needs at least 4).")
@@ -97,13 +130,17 @@ def _read_header(stream: BinaryIO, name: str, expect_magic: int | None) -> tuple
             f"{name}: the header declares shape {shape} ({declared:,} bytes), more than the "
             f"{MAX_PAYLOAD_BYTES:,} any MNIST-family file holds: the file is damaged or not a dataset file. {_REFETCH}"
         )
+    _check_against_length(shape, header_len, name, stored, gzipped)
     return shape, header_len
 
 
-def _read_idx_stream(stream: BinaryIO, name: str, expect_magic: int | None) -> np.ndarray:
-    shape, _ = _read_header(stream, name, expect_magic)
+def _read_idx_stream(stream: BinaryIO, name: str, expect_magic: int | None, stored: int | None = None,
+                     gzipped: bool = False) -> np.ndarray:
+    shape, _ = _read_header(stream, name, expect_magic, stored, gzipped)
     declared = math.prod(shape)
-    buffer = bytearray(declared)
+    # np.empty, not bytearray(declared): pages are committed as the payload arrives, so a stream
+    # that ends early costs what it held, not what its header declared.
+    buffer = np.empty(declared, dtype=np.uint8)
     view, got = memoryview(buffer), 0
     while got < declared:
         n = stream.readinto(view[got:])
@@ -112,17 +149,16 @@ def _read_idx_stream(stream: BinaryIO, name: str, expect_magic: int | None) -> n
         got += n
     if got < declared:
         raise DatasetError(
-            f"{name}: truncated payload: the header declares shape {tuple(shape)} ({declared} bytes) "
-            f"but the file holds {got}. Delete the file and fetch it again."
+            f"{name}: truncated payload: the header declares shape {shape} ({declared:,} bytes) "
+            f"but the file holds {got:,}. {_REFETCH}"
         )
     if stream.read(1):  # one byte past the declared size, never the whole rest of the stream
         raise DatasetError(
-            f"{name}: trailing bytes after the payload: the header declares shape {tuple(shape)} ({declared} bytes) "
-            f"but the file holds more. Delete the file and fetch it again."
+            f"{name}: trailing bytes after the payload: the header declares shape {shape} ({declared:,} bytes) "
+            f"but the file holds more. {_REFETCH}"
         )
-    array = np.frombuffer(buffer, dtype=np.uint8)
     try:
-        array = array.reshape(shape)
+        array = buffer.reshape(shape)
     except ValueError:  # more dimensions than numpy supports
         raise DatasetError(f"{name}: {len(shape)} dimensions; an IDX file of images or labels has 1 to 3.") from None
     array.flags.writeable = False
@@ -130,22 +166,24 @@ def _read_idx_stream(stream: BinaryIO, name: str, expect_magic: int | None) -> n
 
 
 def _with_stream(path: Path, read):
-    """Call `read(stream)` on the decompressed content of `path`, mapping gzip failures to DatasetError."""
+    """Call `read(stream, stored, gzipped)` on the decompressed content of `path` (`stored`: the
+    file's length), mapping gzip failures to DatasetError."""
     with open_data_file(path) as raw:
         try:
             head = raw.read(2)
             raw.seek(0)
+            stored = os.fstat(raw.fileno()).st_size
         except OSError as exc:
             raise DatasetError(f"{path}: cannot read the file ({exc.strerror}).") from None
         check_name_matches_compression(path, head)
         if head != GZIP_MAGIC:
             try:
-                return read(raw)
+                return read(raw, stored, False)
             except OSError as exc:
                 raise DatasetError(f"{path}: cannot read the file ({exc.strerror}).") from None
         try:
             with gzip.GzipFile(fileobj=raw, mode="rb") as stream:
-                return read(stream)
+                return read(stream, stored, True)
         except (OSError, EOFError, zlib.error) as exc:
             raise DatasetError(f"{path}: the gzip stream is corrupt or truncated ({exc}). {_REFETCH}") from None
 
@@ -153,18 +191,18 @@ def _with_stream(path: Path, read):
 def read_idx_shape(path: str | os.PathLike, expect_magic: int | None = None) -> tuple[int, ...]:
     """The shape an IDX file's header declares, reading only the header (checked as read_idx does)."""
     path = Path(path)
-    return _with_stream(path, lambda stream: _read_header(stream, str(path), expect_magic)[0])
+    return _with_stream(path, lambda stream, stored, gz: _read_header(stream, str(path), expect_magic, stored, gz)[0])
 
 
 def parse_idx(data: bytes, source: str | os.PathLike = "<bytes>", expect_magic: int | None = None) -> np.ndarray:
     """Decode the bytes of an (uncompressed) IDX file into a read-only uint8 array."""
-    return _read_idx_stream(io.BytesIO(data), str(source), expect_magic)
+    return _read_idx_stream(io.BytesIO(data), str(source), expect_magic, len(data))
 
 
 def read_idx(path: str | os.PathLike, expect_magic: int | None = None) -> np.ndarray:
     """Read a gzipped or raw IDX file into a read-only uint8 array, with bounded reads."""
     path = Path(path)
-    return _with_stream(path, lambda stream: _read_idx_stream(stream, str(path), expect_magic))
+    return _with_stream(path, lambda stream, stored, gz: _read_idx_stream(stream, str(path), expect_magic, stored, gz))
 
 
 def encode_idx(array: np.ndarray) -> bytes:

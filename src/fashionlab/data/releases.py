@@ -1,12 +1,15 @@
 """Known dataset releases: file names, md5 checksums, class names and download mirrors.
 
 A release is identified by the md5s of its four files, so `fashionlab data info` can tell
-which one a folder holds, and every result can name the release it was measured on.
+which one a folder holds, and every result can name the release it was measured on. Folders of
+uncompressed IDX files (torchvision's `raw/` after extraction, `gunzip`ped copies) are identified
+by the md5s of the uncompressed files, where they are known: they are computed from a real copy,
+never copied from elsewhere, so only releases that copy was available for have them.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..errors import UserError
 
@@ -27,6 +30,11 @@ DIGIT_CLASSES = tuple(str(d) for d in range(10))
 KUZUSHIJI_CLASSES = ("o", "ki", "su", "tsu", "na", "ha", "ma", "ya", "re", "wo")
 
 
+def raw_name(gz_name: str) -> str:
+    """The uncompressed file's name: train-images-idx3-ubyte.gz -> train-images-idx3-ubyte."""
+    return gz_name[: -len(".gz")] if gz_name.endswith(".gz") else gz_name
+
+
 @dataclass(frozen=True)
 class Release:
     name: str
@@ -34,9 +42,15 @@ class Release:
     classes: tuple[str, ...]
     md5: dict[str, str]  # file name -> md5 of the (gzipped) file
     mirrors: tuple[str, ...]  # base URLs; a file's URL is mirror + file name
+    # uncompressed file name -> md5 of the decompressed file; only where computed from a real copy
+    raw_md5: dict[str, str] = field(default_factory=dict)
 
     def urls(self, filename: str) -> list[str]:
         return [mirror + filename for mirror in self.mirrors]
+
+    def expected_md5(self, filename: str) -> str | None:
+        """The md5 this release's file of that name has (gzipped or uncompressed); None if unknown."""
+        return self.md5.get(filename) or self.raw_md5.get(filename)
 
 
 RELEASES: dict[str, Release] = {
@@ -71,6 +85,14 @@ RELEASES: dict[str, Release] = {
                 "https://github.com/zalandoresearch/fashion-mnist/raw/"
                 "949006594cc2f804a93b9155849734564c3545ec/data/fashion/",
             ),
+            # Computed with `gzip -dc FILE.gz | md5sum` from the copy in ../shared/datasets (whose .gz
+            # md5s are those above); tests/test_releases.py recomputes them when FASHIONLAB_DATA is set.
+            raw_md5={
+                "train-images-idx3-ubyte": "c01dde82e1dd026da5fc37faa941555b",
+                "train-labels-idx1-ubyte": "2ddd6a368b6f6176236d9ceeb813541d",
+                "t10k-images-idx3-ubyte": "bed838e804a07f444cf2140da9841d5d",
+                "t10k-labels-idx1-ubyte": "e02ce863a33cd8338b795da3a1142d3a",
+            },
         ),
         Release(
             name="mnist",
@@ -114,16 +136,29 @@ def get_release(name: str) -> Release:
         raise UserError(f"unknown release {name!r}; known releases: {known}.") from None
 
 
+def _matches(release: Release, md5s: dict[str, str]) -> int:
+    """How many of the release's four files are in `md5s` (file name as found, gzipped or not -> md5)."""
+    def known_and_equal(name: str) -> bool:
+        expected = release.expected_md5(name)
+        return expected is not None and md5s.get(name) == expected
+
+    return sum(known_and_equal(gz) or known_and_equal(raw_name(gz)) for gz in release.md5)
+
+
 def identify(md5s: dict[str, str]) -> Release | None:
-    """The release whose four checksums all match `md5s` (file name -> md5), if any."""
+    """The release whose four files all match `md5s` (file name as found, gzipped or not -> md5), if any."""
     for release in RELEASES.values():
-        if all(md5s.get(f) == m for f, m in release.md5.items()):
+        if _matches(release, md5s) == len(release.md5):
             return release
     return None
 
 
 def closest(md5s: dict[str, str]) -> tuple[Release, int]:
     """The release sharing the most files with `md5s`, and how many it shares."""
-    scored = [(sum(md5s.get(f) == m for f, m in r.md5.items()), r) for r in RELEASES.values()]
+    scored = [(_matches(r, md5s), r) for r in RELEASES.values()]
     count, release = max(scored, key=lambda item: item[0])
     return release, count
+
+
+def releases_with_raw_checksums() -> list[str]:
+    return [r.name for r in RELEASES.values() if r.raw_md5]

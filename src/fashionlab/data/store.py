@@ -28,7 +28,7 @@ from ..errors import DatasetError
 from ..fileio import atomic_open, entry_kind
 from .download import download, md5_of
 from .idx import IMAGES_MAGIC, LABELS_MAGIC, read_idx, read_idx_shape
-from .releases import SPLIT_FILES, Release, closest, get_release, identify
+from .releases import SPLIT_FILES, Release, closest, get_release, identify, releases_with_raw_checksums
 
 SUBFOLDERS = ("", "FashionMNIST/raw", "MNIST/raw", "KMNIST/raw", "raw")
 
@@ -57,6 +57,22 @@ def default_data_dir(release: str, data_dir: str | os.PathLike | None = None) ->
     return cache_root() / release, "cache"
 
 
+def check_data_folder(folder: Path, origin: str, release: str, must_exist: bool = True) -> str | None:
+    """What is at `folder` ('a directory', or None when nothing is and `must_exist` is False), or a
+    DatasetError saying what is wrong: nothing there, or a file (or other non-folder) in its place."""
+    kind = entry_kind(folder)
+    if kind is None and must_exist:
+        fix = (f"run `fashionlab data fetch --release {release}` to download the files" if origin == "cache" else
+               f"point {origin} at the folder holding the IDX files, or download them there with "
+               f"`fashionlab data fetch --release {release} --data-dir {folder}`")
+        raise DatasetError(f"{folder} (from {origin}) does not exist: {fix}.")
+    if kind not in (None, "a directory"):
+        fix = "remove it, or set FASHIONLAB_CACHE elsewhere" if origin == "cache" else \
+              f"point {origin} at the folder holding the IDX files"
+        raise DatasetError(f"{folder} (from {origin}) is {kind}, not a folder: {fix}.")
+    return kind
+
+
 def _candidates(folder: Path, gz_name: str):
     for sub in SUBFOLDERS:
         base = folder / sub if sub else folder
@@ -72,13 +88,31 @@ def locate_files(folder: Path) -> dict[str, Path | None]:
     return found
 
 
+UNSEARCHABLE = "a folder that cannot be searched (no execute permission)"
+
+
+def _unsearchable_parent(path: Path) -> Path:
+    """The first folder on the way to `path` whose entries cannot be looked up (chmod -x)."""
+    for parent in reversed(path.parents):
+        try:
+            os.stat(os.path.join(parent, "."))  # resolving a name inside `parent` needs search permission on it
+        except PermissionError:
+            return parent
+        except OSError:
+            break
+    return path.parent
+
+
 def locate_obstacles(folder: Path) -> dict[str, str]:
-    """Paths where a data file belongs but something else is (a directory, FIFO, device...): path -> what."""
+    """Paths where a data file belongs but something else is (a directory, FIFO, device...): path -> what.
+    A folder that cannot be searched is listed once, in place of the files it hides."""
     obstacles = {}
     for gz_name in SPLIT_FILES.values():
         for path in _candidates(folder, gz_name):
             kind = entry_kind(path)
-            if kind not in (None, "a file"):
+            if kind == "in a folder that cannot be searched (permission denied)":
+                obstacles[str(_unsearchable_parent(path))] = UNSEARCHABLE
+            elif kind not in (None, "a file"):
                 obstacles[str(path)] = kind
     return obstacles
 
@@ -89,9 +123,21 @@ class FolderStatus:
 
     folder: Path
     files: dict[str, Path | None]
-    md5: dict[str, str] = field(default_factory=dict)  # gz file name -> md5 of the file found
+    # The split's standard (.gz) file name -> md5 of the file found for it, gzipped or uncompressed:
+    # the stable key runs record and compare. `found_md5` keys the same md5s by the names on disk.
+    md5: dict[str, str] = field(default_factory=dict)
     release: Release | None = None
     obstacles: dict[str, str] = field(default_factory=dict)  # path -> what is there instead of a file
+
+    @property
+    def file_names(self) -> dict[str, str]:
+        """Standard (.gz) name -> the name of the file found for that split (the same, or uncompressed)."""
+        return {SPLIT_FILES[s]: p.name for s, p in self.files.items() if p is not None}
+
+    @property
+    def found_md5(self) -> dict[str, str]:
+        """Name of each file found -> its md5."""
+        return {self.file_names[name]: md5 for name, md5 in self.md5.items()}
 
     @property
     def missing(self) -> list[str]:
@@ -101,8 +147,9 @@ class FolderStatus:
         """'missing a, b', and what stands where a missing file belongs."""
         text = f"missing {', '.join(self.missing)}"
         names = set(self.missing) | {n[: -len(".gz")] for n in self.missing}
-        there = [f"{p} is {kind}" for p, kind in self.obstacles.items() if Path(p).name in names]
-        return text + (f" ({'; '.join(there)}, not a file)" if there else "")
+        there = [f"{p} is {kind}" + ("" if kind == UNSEARCHABLE else ", not a file")
+                 for p, kind in self.obstacles.items() if Path(p).name in names or kind == UNSEARCHABLE]
+        return text + (f" ({'; '.join(there)})" if there else "")
 
     @property
     def release_name(self) -> str:
@@ -113,9 +160,12 @@ class FolderStatus:
             return f"incomplete: {self.missing_text()}"
         if self.release:
             return f"{self.release.name}: {self.release.description}"
-        near, count = closest(self.md5)
+        near, count = closest(self.found_md5)
         if count:
             return f"unknown or modified copy ({count} of 4 files match {near.name})"
+        if any(not name.endswith(".gz") for name in self.found_md5):
+            return ("unknown copy (no file matches a known release; uncompressed files are known only for "
+                    f"{', '.join(releases_with_raw_checksums())})")
         return "unknown copy (no file matches a known release)"
 
 
@@ -130,17 +180,19 @@ def inspect_folder(folder: str | os.PathLike) -> FolderStatus:
     folder = Path(folder)
     try:
         os.listdir(folder)
+        os.stat(os.path.join(folder, "."))  # listing needs read permission, opening its files search (x) permission
     except FileNotFoundError:
         pass  # reported as missing files by the caller
     except OSError as exc:
-        raise DatasetError(f"{folder}: cannot read the folder ({exc.strerror}). Check its permissions.") from None
+        raise DatasetError(f"{folder}: cannot read the folder ({exc.strerror}). Check its permissions "
+                           f"(`chmod u+rx {folder}`).") from None
     files = locate_files(folder)
     status = FolderStatus(folder, files, obstacles=locate_obstacles(folder))
     for split, path in files.items():
         if path is not None:
             status.md5[SPLIT_FILES[split]] = _checksum(path)
     if not status.missing:
-        status.release = identify(status.md5)
+        status.release = identify(status.found_md5)
     return status
 
 
