@@ -28,13 +28,19 @@ _WRITE_FAILURES = {  # errno -> what to tell the user; any other OSError stays a
 }
 
 
-def write_failure(path, exc: OSError) -> UserError | None:
-    """A one-line UserError for a write that failed for a reason the user can fix; None for others."""
+class WriteFailure(UserError):
+    """A write failed for a reason the user can fix (`reason`: 'the disk is full', ...)."""
+
+    def __init__(self, path, reason: str):
+        super().__init__(f"{path}: could not be written: {reason}. Nothing was half-written; free space or fix the "
+                         "folder and run the command again (an interrupted training continues with --resume).")
+        self.reason = reason
+
+
+def write_failure(path, exc: OSError) -> WriteFailure | None:
+    """A one-line WriteFailure for a write that failed for a reason the user can fix; None for others."""
     why = _WRITE_FAILURES.get(exc.errno)
-    if why is None:
-        return None
-    return UserError(f"{path}: could not be written: {why}. Nothing was half-written; free space or fix the "
-                     "folder and run the command again (an interrupted training continues with --resume).")
+    return WriteFailure(path, why) if why else None
 
 
 @contextmanager

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DatasetError
-from ..fileio import atomic_open, entry_kind
+from ..fileio import WriteFailure, atomic_open, entry_kind
 from .download import download, md5_of
 from .idx import IMAGES_MAGIC, LABELS_MAGIC, read_idx, read_idx_shape
 from .releases import SPLIT_FILES, Release, closest, get_release, identify, releases_with_raw_checksums
@@ -242,8 +242,9 @@ def _cached_array(path: Path, md5: str, magic: int, shape: tuple[int, ...]) -> n
     try:
         with atomic_open(cache, "wb") as fh:
             np.save(fh, array)
-    except OSError as exc:  # a read-only home must not stop training
-        warnings.warn(f"could not write the array cache {cache}: {exc.strerror}", stacklevel=3)
+    except (OSError, WriteFailure) as exc:  # a read-only home or a full disk must not stop training
+        warnings.warn(f"could not write the array cache {cache}: {getattr(exc, 'reason', None) or exc.strerror}",
+                      stacklevel=3)
     return array
 
 
