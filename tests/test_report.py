@@ -407,3 +407,39 @@ def test_report_figures_are_sharp_wide_and_open_full_size(two_runs, tmp_path):
         assert int(width) == round(pixels * 96 / 150)  # drawn at 150 dpi, shown at its size in inches
         if alt.startswith("Learning curves"):
             assert pixels >= 1400 and int(width) >= 900  # not a 360-px column
+
+
+def test_a_click_opens_a_figure_full_size_and_another_closes_it(two_runs, tmp_path):
+    chromium, driver = shutil.which("chromium") or shutil.which("chromium-browser"), shutil.which("chromedriver")
+    if not (chromium and driver):
+        if os.environ.get("CI"):
+            pytest.fail("chromium and chromedriver are not installed; .ci/run installs chromium and chromium-driver")
+        pytest.skip("chromium and chromedriver are not installed (apt-get install chromium chromium-driver)")
+    webdriver = pytest.importorskip("selenium.webdriver")
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+
+    out = tmp_path / "one.html"
+    main(["report", str(two_runs[1]), "--out", str(out)])
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage", "--window-size=1400,1000",
+                 f"--user-data-dir={tmp_path / 'profile'}"):
+        options.add_argument(flag)
+    browser = webdriver.Chrome(service=Service(driver), options=options)
+    try:
+        browser.get(out.as_uri())
+        image = browser.find_element(By.CSS_SELECTOR, 'img[alt^="Learning curves"]')
+        frame = image.find_element(By.XPATH, "..")
+        shown = image.size["width"]
+        assert frame.value_of_css_property("position") == "static"
+        assert shown >= 900  # its drawn size: 10 inches at 96 px each, not a 360-px column
+        image.click()
+        assert frame.value_of_css_property("position") == "fixed"  # an overlay over the whole window
+        assert frame.size["width"] == browser.execute_script("return document.documentElement.clientWidth")
+        assert image.size["width"] > shown
+        image.click()
+        assert frame.value_of_css_property("position") == "static" and image.size["width"] == shown
+    finally:
+        browser.quit()

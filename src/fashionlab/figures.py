@@ -112,10 +112,10 @@ def learning_curves(history: list[dict], path, title: str = "") -> None:
         ax.set_ylabel(metric)
         ax.set_title(f"model {metric}")
         ax.grid(alpha=0.3)
-        ax.legend()
     if title:
         fig.suptitle(plain(title))
     fig.tight_layout()
+    _legend_below(fig, *ax_acc.get_legend_handles_labels(), 2)
     save_figure(fig, path)
 
 

@@ -48,10 +48,10 @@ figure{margin:1rem 0}figcaption{color:#5b6b7f;font-size:.85rem}img{max-width:100
 .side{display:flex;gap:2.5rem;align-items:flex-start;flex-wrap:wrap}.side>figure{margin-top:.4rem}
 pre{background:#f7f9fc;border:1px solid #dde4ee;padding:.6rem;font-size:.78rem;overflow-x:auto}
 details{margin:.8rem 0;border-top:1px solid #dde4ee;padding-top:.4rem}summary{cursor:pointer;font-weight:600;font-size:1.05rem}
-code{background:#f2f5fa;padding:0 .2rem}.kv td{text-align:left;white-space:normal;max-width:34rem}
+code{background:#f2f5fa;padding:0 .2rem}.kv td{text-align:left;white-space:normal;max-width:34rem}.kv th{vertical-align:top}
 .zoom{display:block;cursor:zoom-in}.zoom input{position:absolute;opacity:0;width:1px;height:1px}
 .zoom input:focus-visible+span img{outline:3px solid #4a6fa5}
-.zoom input:checked+span{position:fixed;inset:0;z-index:10;overflow:auto;background:rgba(15,20,28,.9);padding:1.5rem;
+.zoom input:checked+span{position:fixed;inset:0;z-index:10;overflow:auto;background:rgba(15,20,28,.96);padding:1.5rem;
 text-align:center;cursor:zoom-out}
 .zoom input:checked+span img{width:auto;max-width:100%;background:#fff}
 """
@@ -243,8 +243,10 @@ def _comparison(entries: list[Entry], anchors: dict[int, str], canvas: _Canvas) 
     if with_curves:
         png = canvas.draw(lambda p: figures.overlaid_curves({e.label: [r.history for r in e.records] for e in with_curves}, p))
         without = [e.label for e in entries if e not in with_curves]
-        caption = ("Learning curves: validation solid, training dashed; a seed group as its mean with a band of ± one "
-                   "standard deviation." + (f" Without epochs, so without curves: {', '.join(without)}." if without else ""))
+        caption = " ".join(filter(None, [
+            "Accuracy and loss per epoch, every run on the same axes.",
+            "A seed group is drawn as its mean, with a band of ± one standard deviation." if any(e.n > 1 for e in with_curves) else "",
+            f"Without epochs, so without curves: {', '.join(without)}." if without else ""]))
         parts += ["<h3>Learning curves</h3>", _figure(png, caption)]
 
     per_class = {e.label: _per_class(e, classes) for e in entries}
