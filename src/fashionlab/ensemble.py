@@ -34,6 +34,10 @@ def ensemble(run_dirs, out, data_dir=None) -> dict:
     if target.holds_files:
         raise UserError(f"--out {out} already holds files (a run?); write the ensemble to a new folder.")
     members = [load_run(p) for p in run_dirs]
+    for member in members:
+        if not member.environment["dataset"].get("checksums"):
+            raise UserError(f"{member.run.environment}: records no checksums of its test files, so its predictions "
+                            "cannot be matched with the others'.")
     first = members[0].environment["dataset"]
     for member in members[1:]:
         theirs = member.environment["dataset"]

@@ -4,6 +4,9 @@ Drawing only: no run directory, no report. A run's own figures are files of its 
 written by runs.py (their owner, with their names and captions in runs.RUN_FIGURES) when the run
 finishes, so the training engine needs nothing from report/; report/ draws its comparison
 figures with the same functions. That is why this module sits below both, not inside report/.
+
+Text that a user wrote (experiment names, labels, descriptions) goes through `plain`, so that a
+`$` in a name is drawn as a dollar sign, not parsed as matplotlib mathtext (which can fail).
 """
 
 from __future__ import annotations
@@ -15,11 +18,20 @@ import numpy as np
 
 from .fileio import atomic_write_bytes
 
+DPI = 150  # sharp when a report opens a figure full size; save_figure keeps the PNG small
+_VALUE_LABEL_SIZE = {1: 8, 2: 7}  # bar value labels by the number of bars per class; more bars: 6.5, vertical
+
+
+def plain(text) -> str:
+    """User text drawn as written: an unescaped `$` would switch matplotlib to mathtext."""
+    return str(text).replace("$", r"\$")
+
 
 def _pyplot():
     import matplotlib
 
     matplotlib.use("Agg")
+    matplotlib.rcParams["text.usetex"] = False  # a user's matplotlibrc must not send names through LaTeX
     import matplotlib.pyplot as plt
 
     return plt
@@ -29,15 +41,46 @@ def _pyplot():
 FIGURE_FORMATS = {".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg", ".pdf": "pdf", ".svg": "svg"}
 
 
-def save_figure(fig, path: str | os.PathLike, dpi: int = 100) -> None:
+def save_figure(fig, path: str | os.PathLike, dpi: int = DPI) -> None:
     """Render to memory in the format the name's suffix asks for (PNG by default), then write
     atomically: an interrupted save leaves no broken file."""
     plt = _pyplot()
     buffer = io.BytesIO()
-    fig.savefig(buffer, format=FIGURE_FORMATS.get(os.path.splitext(path)[1].lower(), "png"), dpi=dpi,
-                bbox_inches="tight")
+    fmt = FIGURE_FORMATS.get(os.path.splitext(path)[1].lower(), "png")
+    fig.savefig(buffer, format=fmt, dpi=dpi, bbox_inches="tight", facecolor="white")
     plt.close(fig)
-    atomic_write_bytes(path, buffer.getvalue())
+    atomic_write_bytes(path, _palette_png(buffer.getvalue()) if fmt == "png" else buffer.getvalue())
+
+
+def _palette_png(png: bytes) -> bytes:
+    """The same picture with a 256-colour palette: plots use few colours, and the file is 2-4x smaller,
+    which keeps a report that embeds dozens of figures at a few MB."""
+    from PIL import Image
+
+    image = Image.open(io.BytesIO(png)).convert("RGB")
+    out = io.BytesIO()
+    image.quantize(256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE).save(out, "PNG")
+    return out.getvalue() if out.tell() < len(png) else png
+
+
+def _epoch_axis(ax, longest: int) -> None:
+    """Whole epochs only (no 2.5); a log scale when 1000-epoch ANNs sit beside 50-epoch CNNs."""
+    from matplotlib.ticker import MaxNLocator, ScalarFormatter
+
+    if longest > 60:
+        ax.set_xscale("log")
+        ax.xaxis.set_major_formatter(ScalarFormatter())
+        ax.set_xlabel("epoch (log scale)")
+    else:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_xlabel("epoch")
+
+
+def _legend_below(fig, handles, labels, columns: int) -> None:
+    """A legend under the axes, where it covers no data (save_figure's tight box takes it in)."""
+    if handles:
+        fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=max(1, columns),
+                   fontsize=8, frameon=False)
 
 
 def sample_grid(images: np.ndarray, labels: np.ndarray, classes, path, per_class: int = 10, seed: int = 0) -> None:
@@ -57,7 +100,7 @@ def sample_grid(images: np.ndarray, labels: np.ndarray, classes, path, per_class
                 spine.set_visible(False)
             if col < len(picks):
                 ax.imshow(images[picks[col]], cmap="gray", vmin=0, vmax=255)
-        axes[row, 0].set_ylabel(name, rotation=0, ha="right", va="center", fontsize=9)
+        axes[row, 0].set_ylabel(plain(name), rotation=0, ha="right", va="center", fontsize=9)
     fig.subplots_adjust(wspace=0.05, hspace=0.05)
     save_figure(fig, path)
 
@@ -66,23 +109,24 @@ def learning_curves(history: list[dict], path, title: str = "") -> None:
     """Accuracy and loss per epoch, train against validation (the paper's Figures 6 and 7)."""
     plt = _pyplot()
     epochs = [r["epoch"] for r in history]
+    marker = "." if len(epochs) < 30 else None
     fig, (ax_acc, ax_loss) = plt.subplots(1, 2, figsize=(10, 3.8))
-    for ax, metric, label in ((ax_acc, "accuracy", "accuracy"), (ax_loss, "loss", "loss")):
-        ax.plot(epochs, [r[f"train_{metric}"] for r in history], label="train", marker="." if len(epochs) < 30 else None)
-        ax.plot(epochs, [r[f"val_{metric}"] for r in history], label="validation", marker="." if len(epochs) < 30 else None)
-        ax.set_xlabel("epoch")
-        ax.set_ylabel(label)
-        ax.set_title(f"model {label}")
+    for ax, metric in ((ax_acc, "accuracy"), (ax_loss, "loss")):
+        ax.plot(epochs, [r[f"train_{metric}"] for r in history], label="train", marker=marker)
+        ax.plot(epochs, [r[f"val_{metric}"] for r in history], label="validation", marker=marker)
+        _epoch_axis(ax, 0)  # one run: a linear axis, however long
+        ax.set_ylabel(metric)
+        ax.set_title(f"model {metric}")
         ax.grid(alpha=0.3)
-        ax.legend()
     if title:
-        fig.suptitle(title)
+        fig.suptitle(plain(title))
     fig.tight_layout()
+    _legend_below(fig, *ax_acc.get_legend_handles_labels(), 2)
     save_figure(fig, path)
 
 
 def confusion_matrix_figure(matrix, classes, path, title: str = "", normalize: bool = False) -> None:
-    """Heatmap with class names and counts (or row-normalised shares)."""
+    """Heatmap with class names and counts (or row-normalised shares); counts may be a mean (of seeds)."""
     plt = _pyplot()
     cm = np.asarray(matrix, dtype=float)
     shown = cm / np.maximum(cm.sum(1, keepdims=True), 1) if normalize else cm
@@ -90,40 +134,54 @@ def confusion_matrix_figure(matrix, classes, path, title: str = "", normalize: b
     image = ax.imshow(shown, cmap="Blues")
     fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
     k = len(classes)
-    ax.set_xticks(range(k), classes, rotation=45, ha="right")
-    ax.set_yticks(range(k), classes)
+    names = [plain(c) for c in classes]
+    ax.set_xticks(range(k), names, rotation=45, ha="right")
+    ax.set_yticks(range(k), names)
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     threshold = shown.max() / 2 if shown.size else 0
     for i in range(k):
         for j in range(k):
-            text = f"{shown[i, j]:.2f}" if normalize else f"{int(cm[i, j])}"
-            ax.text(j, i, text, ha="center", va="center", fontsize=7,
+            text = f"{shown[i, j]:.2f}" if normalize else f"{cm[i, j]:.0f}"  # a seed group's mean counts, rounded
+            ax.text(j, i, text, ha="center", va="center", fontsize=8.5 if k <= 10 else 6,
                     color="white" if shown[i, j] > threshold else "black")
     if title:
-        ax.set_title(title)
+        ax.set_title(plain(title))
     fig.tight_layout()
     save_figure(fig, path)
 
 
-def per_class_accuracy_bars(series: dict[str, list[float]], classes, path, title: str = "") -> None:
-    """Grouped bars: per-class test accuracy of one or more runs (`series`: run name -> values)."""
+def per_class_accuracy_bars(series: dict[str, list[float]], classes, path, title: str = "",
+                            errors: dict[str, list[float]] | None = None) -> None:
+    """Grouped bars side by side: per-class test accuracy of one or more runs (`series`: label -> values),
+    from 0 with each value written on its bar. `errors`: label -> standard deviations (seed groups)."""
     plt = _pyplot()
     k, n = len(classes), max(len(series), 1)
     width = 0.8 / n
-    fig, ax = plt.subplots(figsize=(min(12, max(7, k * 0.3 * n + 2)), 4))
+    fig, ax = plt.subplots(figsize=(min(13, max(7, k * 0.28 * n + 2)), 4.2))
     for i, (name, values) in enumerate(series.items()):
-        ax.bar(np.arange(k) + (i - (n - 1) / 2) * width, values, width, label=name)
-    ax.set_xticks(range(k), classes, rotation=30, ha="right")
+        err = (errors or {}).get(name)
+        x = np.arange(k) + (i - (n - 1) / 2) * width
+        ax.bar(x, values, width * 0.92, label=plain(name), yerr=err, capsize=2 if err is not None else 0,
+               error_kw={"elinewidth": 0.8})
+        tops = np.asarray(values) + (np.asarray(err) if err is not None else 0)
+        for xi, top, value in zip(x, tops, values):  # above the bar, or above its error bar
+            ax.text(xi, top + 0.012, f"{value:.2f}", ha="center", va="bottom", rotation=0 if n <= 2 else 90,
+                    fontsize=_VALUE_LABEL_SIZE.get(n, 6.5))
+    ax.set_xticks(range(k), [plain(c) for c in classes], rotation=30, ha="right")
+    ax.set_xlim(-0.5, k - 0.5)
     ax.set_ylabel("test accuracy")
-    low = min((min(v) for v in series.values()), default=0)
-    ax.set_ylim(max(0.0, low - 0.05), 1.0)
+    top = max((v + (e or 0) for name, vs in series.items() for v, e in zip(vs, (errors or {}).get(name) or [None] * k)),
+              default=1.0)
+    ax.set_ylim(0.0, max(1.0, top) + (0.1 if n <= 2 else 0.17))  # room for the value labels above the bars
+    ax.set_yticks(np.linspace(0, 1, 6))
     ax.grid(axis="y", alpha=0.3)
-    if n > 1:
-        ax.legend(fontsize=8, ncol=min(n, 3))
     if title:
-        ax.set_title(title)
+        ax.set_title(plain(title))
     fig.tight_layout()
+    if n > 1:
+        handles, labels = ax.get_legend_handles_labels()
+        _legend_below(fig, handles, labels, min(n, 3))
     save_figure(fig, path)
 
 
@@ -139,8 +197,8 @@ def misclassified_grid(images, labels, probabilities, classes, path, count: int 
         ax.axis("off")
     for ax, i in zip(np.atleast_1d(axes).ravel(), order):
         ax.imshow(images[i], cmap="gray", vmin=0, vmax=255)
-        ax.set_title(f"true: {classes[labels[i]]}\npred: {classes[predicted[i]]}\n{probabilities[i, predicted[i]]:.2f}",
-                     fontsize=7)
+        ax.set_title(f"true: {plain(classes[labels[i]])}\npred: {plain(classes[predicted[i]])}\n"
+                     f"{probabilities[i, predicted[i]]:.2f}", fontsize=8)
     if not len(order):
         fig.text(0.5, 0.5, "no misclassified test images", ha="center")
     fig.suptitle("Most confidently misclassified test images", fontsize=10)
@@ -149,51 +207,90 @@ def misclassified_grid(images, labels, probabilities, classes, path, count: int 
 
 
 def model_diagram(rows, path, title: str = "") -> None:
-    """The layer stack with output shapes, like Keras's plot_model(show_shapes=True)."""
+    """The layer stack with output shapes, like Keras's plot_model(show_shapes=True); a row whose
+    `skip_from` is set (models.summary.LayerRow) gets the residual connection drawn into it."""
     plt = _pyplot()
     boxes = [("InputLayer", "(None, 28, 28, 1)")] + [
         (r.name, "(" + ", ".join("None" if d is None else str(d) for d in r.output_shape) + ")") for r in rows
     ]
-    height = len(boxes) * 0.55 + 0.6
-    fig, ax = plt.subplots(figsize=(4.6, height))
+    skips = [(r.skip_from + 1, i) for i, r in enumerate(rows, start=1) if getattr(r, "skip_from", None) is not None]
+    step = 0.6  # inches per box: room for an arrow between boxes
+    fig, ax = plt.subplots(figsize=(5.0 if skips else 4.0, len(boxes) * step + 0.5))
     ax.set_xlim(0, 1)
-    ax.set_ylim(-len(boxes) + 0.3, 1)
+    ax.set_ylim(-len(boxes) + 0.4, 0.6)
     ax.axis("off")
+    style = dict(ha="center", va="center", fontsize=9, family="monospace")
+    texts = []
     for i, (name, shape) in enumerate(boxes):
-        y = -i
-        ax.text(0.5, y, f"{name}\n{shape}", ha="center", va="center", fontsize=8, family="monospace",
-                bbox=dict(boxstyle="round,pad=0.35", facecolor="#eef3fb", edgecolor="#4a6fa5"))
+        texts.append(ax.text(0.4 if skips else 0.5, -i, f"{name}\n{shape}", **style,
+                             bbox=dict(boxstyle="round,pad=0.3", facecolor="#eef3fb", edgecolor="#4a6fa5")))
         if i:
-            ax.annotate("", xy=(0.5, y + 0.28), xytext=(0.5, y + 0.72), arrowprops=dict(arrowstyle="->", color="#4a6fa5"))
+            x = 0.4 if skips else 0.5
+            ax.annotate("", xy=(x, -i + 0.3), xytext=(x, -i + 0.7), arrowprops=dict(arrowstyle="->", color="#4a6fa5"))
+    if skips:  # out of the right edge of the source box, down, and into the right edge of the target
+        fig.canvas.draw()
+        to_data = ax.transData.inverted()
+        right = [to_data.transform(t.get_bbox_patch().get_window_extent())[1][0] for t in texts]
+        for source, target in skips:
+            out = max(right[source : target + 1]) + 0.07
+            ax.plot([right[source], out, out], [-source, -source, -target], color="#c0562b", lw=1.2)
+            ax.annotate("", xy=(right[target], -target), xytext=(out, -target),
+                        arrowprops=dict(arrowstyle="->", color="#c0562b", lw=1.2, shrinkA=0, shrinkB=0))
+            ax.text(out + 0.02, -(source + target) / 2, "+ residual", rotation=90, ha="left", va="center",
+                    fontsize=7, color="#c0562b")
     if title:
-        ax.set_title(title, fontsize=10)
+        ax.set_title(plain(title), fontsize=10)
     save_figure(fig, path)
 
 
-def overlaid_curves(histories: dict[str, list[dict]], path, title: str = "") -> None:
-    """Validation (solid) and training (dashed) accuracy and loss of several runs on shared axes."""
+def _mean_sd(histories: list[list[dict]], key: str):
+    """Per epoch over the runs of a group (as far as all of them went): epochs, mean, sample sd."""
+    length = min(len(h) for h in histories)
+    values = np.array([[h[i][key] for i in range(length)] for h in histories], dtype=float)
+    sd = values.std(0, ddof=1) if len(histories) > 1 else np.zeros(length)
+    return [histories[0][i]["epoch"] for i in range(length)], values.mean(0), sd
+
+
+def overlaid_curves(curves: dict[str, list[list[dict]]], path, title: str = "") -> None:
+    """Validation (solid) and training (dashed) accuracy and loss of several runs on shared axes.
+
+    `curves`: label -> the histories of its runs; one history is drawn as is, several (a seed group)
+    as their mean with a band of one standard deviation around the validation curve. Labels without
+    any epochs (baselines, ensembles) are left out: they have no curve to show.
+    """
+    from matplotlib.lines import Line2D
+
     plt = _pyplot()
+    curves = {label: [h for h in hs if h] for label, hs in curves.items()}
+    curves = {label: hs for label, hs in curves.items() if hs}
     fig, (ax_acc, ax_loss) = plt.subplots(1, 2, figsize=(11, 4))
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    longest = max((len(h) for h in histories.values()), default=1)
-    for i, (name, history) in enumerate(histories.items()):
+    longest = max((len(h) for hs in curves.values() for h in hs), default=1)
+    handles, labels = [], []
+    for i, (label, histories) in enumerate(curves.items()):
         color = colors[i % len(colors)]
-        epochs = [r["epoch"] for r in history]
-        marker = "o" if len(history) <= 30 else None  # a 1-epoch run is a point, not an invisible line
+        length = min(len(h) for h in histories)
+        marker = "o" if length <= 30 else None  # a 1-epoch run is a point, not an invisible line
         for ax, metric in ((ax_acc, "accuracy"), (ax_loss, "loss")):
-            ax.plot(epochs, [r[f"val_{metric}"] for r in history], color=color, marker=marker, label=f"{name} val")
-            ax.plot(epochs, [r[f"train_{metric}"] for r in history], color=color, marker=marker, markersize=3,
-                    linestyle="--", alpha=0.6)
-    for ax, metric in ((ax_acc, "accuracy"), (ax_loss, "loss")):
-        ax.set_xlabel("epoch" + (" (log scale)" if longest > 60 else ""))
+            epochs, mean, sd = _mean_sd(histories, f"val_{metric}")
+            line, = ax.plot(epochs, mean, color=color, marker=marker, markersize=4)
+            if len(histories) > 1:
+                ax.fill_between(epochs, mean - sd, mean + sd, color=color, alpha=0.2, linewidth=0)
+            epochs, mean, _ = _mean_sd(histories, f"train_{metric}")
+            ax.plot(epochs, mean, color=color, marker=marker, markersize=2.5, linestyle="--", alpha=0.6)
+        handles.append(line)
+        labels.append(plain(label) + (f" (mean ± sd, n={len(histories)})" if len(histories) > 1 else ""))
+    losses = [r[k] for hs in curves.values() for h in hs for r in h for k in ("train_loss", "val_loss")]
+    if losses and min(losses) > 0 and max(losses) / min(losses) > 30:  # an overfitting ANN's loss at 10 flattens the rest
+        ax_loss.set_yscale("log")
+    for ax, metric in ((ax_acc, "accuracy"), (ax_loss, "loss" + (" (log scale)" if ax_loss.get_yscale() == "log" else ""))):
+        _epoch_axis(ax, longest)
         ax.set_ylabel(metric)
-        if longest > 60:  # 1000-epoch ANNs beside 50-epoch CNNs
-            from matplotlib.ticker import ScalarFormatter
-
-            ax.set_xscale("log")
-            ax.xaxis.set_major_formatter(ScalarFormatter())
+        ax.set_title(metric.split(" (")[0])
         ax.grid(alpha=0.3)
-    ax_acc.legend(fontsize=7)
-    fig.suptitle(title or "learning curves: validation solid, training dashed")
+    handles += [Line2D([], [], color="0.3"), Line2D([], [], color="0.3", linestyle="--")]
+    labels += ["validation", "training"]
+    fig.suptitle(plain(title) if title else "learning curves: validation solid, training dashed")
     fig.tight_layout()
+    _legend_below(fig, handles, labels, min(len(handles), 4))
     save_figure(fig, path)

@@ -21,6 +21,7 @@ from .experiment import load_config
 from .fileio import atomic_write_text
 from .paper_results import PAPER_SOURCE
 from .report.html import render_report
+from .report.protocol import caveats
 from .report.runs_table import comparison_rows, markdown_table, terminal_table
 from .runs import RunDir, load_run
 from .training import Interrupted, train
@@ -78,7 +79,7 @@ def reproduce(
     if jobs < 1:
         raise UserError(f"--jobs must be 1 or more, got {jobs}.")
     out = Path(out)
-    trained, skipped, notes, pending = [], [], [], []
+    trained, skipped, pending = [], [], []
     for name in experiments:
         preset = load_config(name)
         config = load_config(name, {**overrides, "epochs": scaled_epochs(preset.epochs, scale)})
@@ -121,17 +122,12 @@ def reproduce(
         if stopped:
             raise stopped[0]
 
-    if scale != 1:
-        notes.append(f"Scaled run: every epoch count was multiplied by {scale:g} (at least 1 epoch each): "
-                     + ", ".join(f"{n} {scaled_epochs(load_config(n).epochs, scale)} of {load_config(n).epochs}"
-                                 for n in experiments)
-                     + ". Numbers are not comparable with the paper's full-length runs.")
-    if overrides.get("train_limit"):
-        notes.append(f"Trained on the first {overrides['train_limit']:,} training images only (--train-limit); "
-                     "tested on the full test set.")
     records = [load_run(out / name) for name in experiments]
+    how = [f"Made by `fashionlab reproduce --scale {scale:g}`: every epoch count multiplied by {scale:g}, "
+           "at least 1 epoch each."] if scale != 1 else []
     report = render_report([r.path for r in records], out / "report.html",
-                           title="fashionlab: the paper's six experiments, reproduced", notes=notes)
+                           title="fashionlab: the paper's six experiments, reproduced", notes=how)
+    notes = how + caveats(records, lambda r: r.name)  # the report finds these itself, from the runs
     rows = comparison_rows(records)
     release = ", ".join(sorted({r.release for r in records}))
     summary_md = (

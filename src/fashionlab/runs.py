@@ -247,9 +247,9 @@ class RunDir:
         """environment.json, checked: the dataset record (release and checksums) that comparisons rely on."""
         environment = self.read_json(self.environment)
         dataset = environment.get("dataset")
-        if not (isinstance(dataset, dict) and isinstance(dataset.get("checksums"), dict)
+        if not (isinstance(dataset, dict) and isinstance(dataset.get("checksums", {}), dict)
                 and isinstance(dataset.get("release", ""), str)):
-            raise UserError(f"{self.environment}: a run file is damaged (no dataset release and checksums).")
+            raise UserError(f"{self.environment}: a run file is damaged (no dataset record of release and checksums).")
         return environment
 
     # ------------------------------------------------------------ predictions

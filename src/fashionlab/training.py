@@ -509,6 +509,7 @@ def _finish(fit: _Fit, state: FitState, load_seconds: float, training_started: f
         "wall_seconds": round(done - training_started, 3),
         "load_seconds": round(load_seconds, 3),
         "parameters": summary.trainable,
+        "train_count": int(fit.split.train_x.shape[0]),  # images learnt from: reports show it beside baselines'
         "classes": list(dataset.classes),
     })
     run.write_metrics(metrics, "network")

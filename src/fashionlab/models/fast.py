@@ -19,6 +19,8 @@ def conv_bn(c_in: int, c_out: int) -> nn.Sequential:
 
 
 class Residual(nn.Module):
+    adds_its_input = True  # models.summary records the skip, so the model diagram draws it
+
     def __init__(self, channels: int):
         super().__init__()
         self.body = nn.Sequential(conv_bn(channels, channels), conv_bn(channels, channels))

@@ -32,6 +32,8 @@ class LayerRow:
     output_shape: tuple  # Keras convention: (None, H, W, C) or (None, features)
     trainable: int
     non_trainable: int
+    skip_from: int | None = None  # a residual connection adds this row index's output (-1: the input) to ours
+
 
     @property
     def params(self) -> int:
@@ -97,9 +99,21 @@ def summarize(model: nn.Module, input_shape=(1, 28, 28)) -> ModelSummary:
         name = next((n for cls, n in KERAS_NAMES.items() if type(module) is cls), type(module).__name__)
         rows.append(LayerRow(name, _keras_shape(output.shape), trainable, frozen))
 
+    entered: list[int] = []  # for each residual module being run: the last row before it, its input
+
+    def enter_residual(_module, _inputs) -> None:
+        entered.append(len(rows) - 1)
+
+    def leave_residual(_module, _inputs, _output) -> None:
+        rows[-1].skip_from = entered.pop()
+
     leaves = [m for m in model.modules() if not list(m.children())]
     for module in leaves:
         hooks.append(module.register_forward_hook(record))
+    for module in model.modules():
+        if getattr(module, "adds_its_input", False):  # e.g. models.fast.Residual: x + body(x)
+            hooks.append(module.register_forward_pre_hook(enter_residual))
+            hooks.append(module.register_forward_hook(leave_residual))
     was_training = model.training
     model.eval()
     try:
