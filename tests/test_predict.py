@@ -149,8 +149,9 @@ def test_low_confidence_is_noted_below_one_half():
     from fashionlab.predict import Prepared, prediction_notes
 
     prepared = Prepared(item_image(), inverted=False, contrast=200.0)
-    assert prediction_notes(prepared, 0.49)[0].startswith("low confidence (0.49)")
-    assert prediction_notes(prepared, 0.51) == []
+    note = prediction_notes(prepared, [("Pullover", 0.49), ("Coat", 0.4), ("Shirt", 0.11)])[0]
+    assert note.startswith("low confidence (0.49): the model is unsure between Pullover and Coat (0.40)")
+    assert prediction_notes(prepared, [("Pullover", 0.51), ("Coat", 0.4)]) == []
 
 
 def test_show_draws_each_input_beside_its_probabilities(small_run, tmp_path, capsys):

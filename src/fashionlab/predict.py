@@ -170,16 +170,20 @@ class Prediction:
     classes: tuple[str, ...] = ()  # the class names, in the order of `probabilities`
 
 
-def prediction_notes(prepared: Prepared, top_probability: float) -> list[str]:
-    """What a reader of an answer should be told: no item in the image, or a low-confidence answer."""
-    notes = []
+def prediction_notes(prepared: Prepared, ranked: list[tuple[str, float]]) -> list[str]:
+    """What a reader of an answer should be told: no item in the image, or a low-confidence answer.
+
+    `ranked`: (class, probability) pairs, most likely first (two or more).
+    """
+    (first, p_first), (second, p_second) = ranked[:2]
     if prepared.contrast < NO_ITEM_CONTRAST:
-        notes.append(f"no item found: the image is nearly uniform (contrast {prepared.contrast:.0f} of 255), "
-                     "so its classes are a guess about nothing")
-    elif top_probability < LOW_CONFIDENCE:
-        notes.append(f"low confidence ({top_probability:.2f}): the image may not show a clothing item "
-                     "of these classes, or not as the dataset shows them (one item, centred, plain background)")
-    return notes
+        return [f"no item found: the image is nearly uniform (contrast {prepared.contrast:.0f} of 255), "
+                "so its classes are a guess about nothing"]
+    if p_first < LOW_CONFIDENCE:
+        return [f"low confidence ({p_first:.2f}): the model is unsure between {first} and {second} ({p_second:.2f}); "
+                "the image may also show none of the classes, or not as the dataset shows them "
+                "(one item, centred, on a plain background)"]
+    return []
 
 
 class Classifier:
@@ -249,8 +253,8 @@ def predict_images(run_dir, paths, top_k: int = 3, device: str = "auto") -> list
             results.append(Prediction(Path(path), [], error=str(prep)))
             continue
         probs = next(probabilities)
-        order = np.argsort(-probs)[:top_k]
-        results.append(Prediction(Path(path), [(classes[i], float(probs[i])) for i in order], prep.inverted,
-                                  notes=prediction_notes(prep, float(probs[order[0]])), image=prep.image,
+        ranked = [(classes[i], float(probs[i])) for i in np.argsort(-probs)]
+        results.append(Prediction(Path(path), ranked[:top_k], prep.inverted,
+                                  notes=prediction_notes(prep, ranked), image=prep.image,
                                   probabilities=probs, classes=tuple(classes)))
     return results

@@ -50,10 +50,12 @@ def _value(row: RunOverview, key: str):
 def _duration(seconds: float | None) -> str:
     if seconds is None:
         return "-"
-    if seconds < 100:
+    if seconds < 60:
         return f"{seconds:.1f} s"
     minutes = seconds / 60
-    return f"{minutes:.0f} min" if minutes < 100 else f"{minutes / 60:.1f} h"
+    if minutes < 60:
+        return f"{minutes:.1f} min" if minutes < 10 else f"{minutes:.0f} min"
+    return f"{minutes / 60:.1f} h"
 
 
 def _cell(row: RunOverview, key: str, fmt: str | None) -> str:
