@@ -11,6 +11,7 @@ from PIL import Image
 
 import fashionlab
 from fashionlab.errors import UserError
+from fashionlab.training import validation_split
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*unknown.*:UserWarning")
 README = Path(__file__).resolve().parent.parent / "README.md"
@@ -29,8 +30,8 @@ def test_readme_notebook_example_runs_on_the_real_data(real_data, tmp_path, monk
     out = capsys.readouterr().out
     assert "Dataset('fashion-mnist-2017-08-26', train 60,000 and test 10,000 images" in out
     run = fashionlab.load_run(tmp_path / "runs" / "notebook")
-    assert run.metrics["test_count"] == 10_000 and run.metrics["test_accuracy"] > 0.6
-    assert run.metrics["train_count"] == 4_900  # the example's train_limit 5000, less fast's 2% validation split
+    assert run.metrics["test_count"] == 10_000 and run.metrics["test_accuracy"] > 0.7  # chance is 0.1
+    assert run.metrics["train_count"] == validation_split(10_000, 0.33)  # train_limit, less ann-3's split
 
 
 def test_train_load_predict_and_evaluate(synthetic_dir, tmp_path):
