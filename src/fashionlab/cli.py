@@ -275,11 +275,10 @@ def cmd_predict(args) -> int:
         prediction_figure(answered, answered[0].classes, args.show)
         print(f"wrote {args.show}")
     failed = len(results) - len(answered)
-    if failed:
+    if failed and len(results) > 1:  # one file: its error line says it all
         print(f"fashionlab: {failed} of {len(results)} files could not be read"
               + ("; the others are answered above." if answered else "."), file=sys.stderr)
-        return 2
-    return 0
+    return 2 if failed else 0
 
 
 def cmd_report(args) -> int:
