@@ -30,14 +30,14 @@ def _fake_runs(root: Path, count: int) -> None:
 
 
 def test_lists_runs_with_their_setting_and_results(capsys):
-    assert main(["runs", str(RESULTS.parent)]) == 0
+    assert main(["runs", str(RESULTS)]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].split() == ["run", "model", "release", "precision", "epochs", "train", "images", "test", "acc",
                                 "time", "date"]
-    cnn1 = next(line for line in lines if line.startswith("paper-full-length/cnn-1 "))
+    cnn1 = next(line for line in lines if line.startswith("cnn-1 "))
     # Recorded before metrics held train_count: 48,000 follows from validation_split 0.2 of 60,000.
     assert cnn1.split()[1:7] == ["cnn-1", "fashion-mnist-2017-08-26", "bf16", "50", "48,000", "0.9484"]
-    assert lines[-1] == f"6 runs under {RESULTS.parent}"
+    assert lines[-1] == f"6 runs under {RESULTS}"
 
 
 def test_filter_sort_and_json_on_hundreds_of_runs(tmp_path, capsys):
