@@ -74,3 +74,52 @@ def test_bad_flag_value_exit_2(capsys):
     assert exit_info.value.code == 2
     assert main(["train", "cnn-2", "--optimizer", "lion"]) == 2
     assert "optimizer must be one of" in capsys.readouterr().err
+
+
+def test_extends_a_preset_changes_only_what_it_names(tmp_path):
+    mine = tmp_path / "mine.toml"
+    mine.write_text('extends = "cnn-2"\nepochs = 3\nlabel = "cnn-2, 3 epochs"\n')
+    config, preset = load_config(str(mine)), load_config("cnn-2")
+    assert (config.epochs, config.label) == (3, "cnn-2, 3 epochs")
+    assert {k: v for k, v in config.to_dict().items() if k not in ("epochs", "label")} == \
+           {k: v for k, v in preset.to_dict().items() if k not in ("epochs", "label")}
+
+
+def test_extends_another_file_relative_to_it_and_overrides_win(tmp_path):
+    (tmp_path / "base").mkdir()
+    (tmp_path / "base" / "common.toml").write_text('extends = "FAST"\nseed = 5\nlr = 0.1\n')  # a preset, any case
+    (tmp_path / "exp").mkdir()
+    child = tmp_path / "exp" / "child.toml"
+    child.write_text('extends = "../base/common.toml"\nlr = 0.05\n')
+    config = load_config(str(child), {"epochs": 2})
+    assert (config.model, config.seed, config.lr, config.epochs) == ("fastnet", 5, 0.05, 2)
+
+
+@pytest.mark.parametrize("files, message", [
+    ({"a.toml": 'extends = "b.toml"', "b.toml": 'extends = "a.toml"'}, r"extends makes a cycle \(.*a.toml -> .*b.toml -> .*a.toml\)"),
+    ({"a.toml": 'extends = "a.toml"'}, "extends makes a cycle"),
+    ({"a.toml": 'extends = "cnn-22"'}, "a.toml: extends 'cnn-22', which is neither a preset nor a TOML file. Did you mean 'cnn-2'"),
+    ({"a.toml": 'extends = "missing.toml"'}, "missing.toml: no such config file"),
+    ({"a.toml": "extends = 3"}, "extends must be a preset name or a TOML file path"),
+    ({"a.toml": 'extends = "b.toml"', "b.toml": "epoch = 3"}, r"b.toml: unknown key 'epoch'"),  # names the file at fault
+])
+def test_bad_extends_is_a_config_error_naming_the_file(tmp_path, files, message):
+    for name, text in files.items():
+        (tmp_path / name).write_text(text + "\n")
+    with pytest.raises(ConfigError, match=message):
+        load_config(str(tmp_path / "a.toml"))
+
+
+def test_preset_and_model_names_match_in_any_case(tmp_path, capsys):
+    assert load_config("CNN-2") == load_config("cnn-2")
+    assert config_from_dict({"model": "FastNet-Wide"}).model == "fastnet-wide"
+    assert main(["train", "CNN-22", "--out", str(tmp_path / "never")]) == 2
+    assert "Did you mean 'cnn-2'" in capsys.readouterr().err
+
+
+def test_train_help_lists_every_preset(capsys):
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert all(f"{name}," in text or f"{name};" in text for name in preset_names())
+    assert "--precision {auto,fp32,bf16}" in text and "--threads N" in text and "--label TEXT" in text

@@ -91,3 +91,36 @@ def test_unit_norm_holds_after_optimizer_steps():
     norms = _row_norms(constrained)
     torch.testing.assert_close(norms, torch.ones_like(norms), atol=1e-5, rtol=0)
     assert (_row_norms(free) - 1).abs().max() > 0.05  # the check can fail: unconstrained kernels drift
+
+
+@pytest.mark.parametrize("name", model_names())
+def test_registry_records_each_models_real_size(name):
+    """`models list` prints the registry's recorded sizes without building a model: they must be the built model's."""
+    from fashionlab.models import model_entry
+
+    summary = summarize(build_model(name))
+    entry = model_entry(name)
+    assert (entry.parameters, entry.hidden_layers) == (summary.trainable, summary.hidden_layers)
+
+
+def test_models_list_and_config_checks_do_not_load_torch():
+    """`models list` took 7 s when it built every model; the registry answers without PyTorch."""
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom fashionlab.cli import main\nfrom fashionlab.experiment import load_config\n"
+            "main(['models', 'list'])\nload_config('CNN-2')\nprint('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    lines = out.strip().splitlines()
+    assert lines[-1] == "False"
+    assert any(line.startswith("cnn-2") and "871,402" in line for line in lines)
+
+
+def test_model_names_match_in_any_case(capsys):
+    from fashionlab.models import model_entry
+
+    assert model_entry("CNN-2").name == "cnn-2" and model_entry("FastNet").name == "fastnet"
+    assert main(["models", "show", "ANN-3"]) == 0
+    assert "Trainable params: 576,810" in capsys.readouterr().out
+    assert main(["models", "show", "cnn2"]) == 2
+    assert "Did you mean 'cnn-2'" in capsys.readouterr().err

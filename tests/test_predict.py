@@ -8,6 +8,8 @@ from fashionlab.experiment import load_config
 from fashionlab.predict import predict_images, prepare_image
 from fashionlab.training import train
 
+from conftest import one_line_exit_2
+
 pytestmark = pytest.mark.filterwarnings("ignore:.*unknown.*:UserWarning")
 
 
@@ -104,3 +106,64 @@ def test_predict_on_real_test_images(real_data, tmp_path):
     assert on_png >= 0.7, on_png
     assert on_photo >= 0.6, on_photo
     assert all(r.inverted for r in results[1::2]) and not any(r.inverted for r in results[0::2])
+
+
+@pytest.fixture(scope="module")
+def small_run(tmp_path_factory):
+    from conftest import write_dataset
+
+    folder = tmp_path_factory.mktemp("predict-run")
+    data = write_dataset(folder / "data")
+    return train(load_config("ann-3", {"epochs": 1, "device": "cpu"}), folder / "run", data_dir=data,
+                 progress=False, log=lambda s: None).run_dir
+
+
+def test_one_unreadable_file_does_not_stop_the_others(small_run, tmp_path, capsys):
+    good, bad = tmp_path / "good.png", tmp_path / "bad.png"
+    Image.fromarray(item_image()).save(good)
+    bad.write_text("not an image")
+    assert main(["predict", str(small_run), str(bad), str(good), str(tmp_path / "missing.jpg")]) == 2
+    captured = capsys.readouterr()
+    assert captured.out.startswith(f"{good}: ") and len(captured.out.strip().splitlines()) == 1
+    assert f"error: {bad}: not a readable image" in captured.err and "missing.jpg: no such file" in captured.err
+    assert "2 of 3 files could not be read; the others are answered above" in captured.err
+    results = predict_images(small_run, [bad, good])
+    assert results[0].error and not results[0].top and results[1].error is None and len(results[1].top) == 3
+
+
+def test_blank_and_near_uniform_images_say_no_item_found(small_run, tmp_path, capsys):
+    blank, speckled, item = tmp_path / "blank.png", tmp_path / "wall.jpg", tmp_path / "item.png"
+    Image.new("RGB", (300, 200), "white").save(blank)
+    noise = np.random.default_rng(0).integers(-6, 7, size=(120, 160))
+    Image.fromarray((180 + noise).astype(np.uint8)).save(speckled, quality=90)
+    Image.fromarray(item_image()).save(item)
+    results = {r.path.name: r for r in predict_images(small_run, [blank, speckled, item])}
+    assert results["blank.png"].notes[0].startswith("no item found") and "contrast 0 of 255" in results["blank.png"].notes[0]
+    assert results["wall.jpg"].notes[0].startswith("no item found")
+    assert not any(n.startswith("no item found") for n in results["item.png"].notes)
+    assert main(["predict", str(small_run), str(blank)]) == 0
+    assert f"warning: {blank}: no item found" in capsys.readouterr().err
+
+
+def test_low_confidence_is_noted_below_one_half():
+    from fashionlab.predict import Prepared, prediction_notes
+
+    prepared = Prepared(item_image(), inverted=False, contrast=200.0)
+    note = prediction_notes(prepared, [("Pullover", 0.49), ("Coat", 0.4), ("Shirt", 0.11)])[0]
+    assert note.startswith("low confidence (0.49): the model is unsure between Pullover and Coat (0.40)")
+    assert prediction_notes(prepared, [("Pullover", 0.51), ("Coat", 0.4)]) == []
+
+
+def test_show_draws_each_input_beside_its_probabilities(small_run, tmp_path, capsys):
+    item, blank, bad = tmp_path / "item.png", tmp_path / "blank.png", tmp_path / "bad.png"
+    Image.fromarray(item_image()).save(item)
+    Image.new("L", (50, 50), 0).save(blank)
+    bad.write_bytes(b"\x89PNG broken")
+    out = tmp_path / "shown.png"
+    assert main(["predict", str(small_run), str(item), str(bad), str(blank), "--show", str(out)]) == 2
+    assert f"wrote {out}" in capsys.readouterr().out
+    with Image.open(out) as figure:
+        width, height = figure.size
+    assert 0.45 < height / width < 0.85  # two rows of 9 x 2.9 inches: one row is 0.32, three 0.97
+    err = one_line_exit_2(["predict", str(small_run), str(item), "--show", str(tmp_path)], capsys)
+    assert "--show" in err and "is a directory" in err

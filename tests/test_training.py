@@ -283,3 +283,66 @@ def test_train_flags_follow_the_schema_and_set_takes_any_key(synthetic_dir, tmp_
         err = capsys.readouterr().err
         assert message in err and err.count("\n") == 1, err
     assert not (tmp_path / "never").exists()
+
+
+def test_collapsed_predictions_are_flagged_with_the_likely_cause():
+    from fashionlab.evaluation import evaluate, prediction_collapse
+
+    classes = [f"c{i}" for i in range(10)]
+    images, labels = np.zeros((50, 28, 28), np.uint8), np.arange(50) % 10
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 10))
+    with torch.no_grad():
+        model[1].weight.zero_()
+        model[1].bias.copy_(torch.arange(10.0) == 6)  # always class 6
+    metrics, _ = evaluate(model, images, labels, classes, torch.device("cpu"))
+    assert "100% of the 50 test images are predicted as c6 (100%)" in metrics["warnings"][0]
+    assert "not learned" in metrics["warnings"][0]
+    # With BatchNorm in the model, the message names Keras's momentum as the likely cause.
+    bn_text = prediction_collapse([[0] * 6 + [5] + [0] * 3] * 10, classes, batch_norm=True)
+    assert "BatchNorm" in bn_text and "0.99" in bn_text
+    # Two classes holding 80% or more is a collapse; a spread of guesses is not.
+    two = [[0] * 10 for _ in range(10)]
+    for i in range(10):
+        two[i][i % 2] = 8
+        two[i][2 + i % 8] += 2
+    assert prediction_collapse(two, classes, False) is not None
+    assert prediction_collapse(np.eye(10, dtype=int).tolist(), classes, False) is None
+
+
+def test_train_and_evaluate_warn_on_a_collapsed_run(synthetic_dir, tmp_path, capsys):
+    result = train(quick("ann-3"), tmp_path / "run", data_dir=synthetic_dir, progress=False, log=lambda s: None)
+    weights = torch.load(result.run_dir / "weights.pt", weights_only=True)
+    last_bias = [k for k in weights if k.endswith("bias")][-1]
+    weights[last_bias] = torch.nn.functional.one_hot(torch.tensor(6), 10).float() * 1e4  # everything is a Shirt
+    torch.save(weights, result.run_dir / "weights.pt")
+    with pytest.warns(UserWarning, match="predictions collapsed") as caught:  # the CLI prints it as one line
+        main(["evaluate", str(result.run_dir), "--data-dir", str(synthetic_dir)])
+    text = next(str(w.message) for w in caught if "collapsed" in str(w.message))
+    assert "100% of the 100 test images are predicted as Shirt (100%)" in text and str(result.run_dir) in text
+
+
+def test_train_prints_device_precision_and_threads_and_draws_bars_only_on_a_terminal(synthetic_dir, tmp_path, capsys,
+                                                                                     monkeypatch):
+    import sys
+
+    argv = ["train", "ann-3", "--epochs", "2", "--train-limit", "200", "--device", "cpu", "--threads", "1",
+            "--precision", "fp32", "--data-dir", str(synthetic_dir)]
+    assert main([*argv, "--out", str(tmp_path / "piped")]) == 0
+    captured = capsys.readouterr()
+    assert "device cpu (" in captured.out and "precision fp32, 1 thread;" in captured.out
+    assert "134 training and 66 validation images" in captured.out
+    assert captured.out.count("epoch ") == 2 and "batch/s" not in captured.err and "\r" not in captured.err
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)  # a terminal: the bar is drawn
+    assert main([*argv, "--out", str(tmp_path / "terminal")]) == 0
+    assert "epoch 1/2" in capsys.readouterr().err
+
+
+def test_resume_may_change_label_and_threads_but_not_the_experiment(synthetic_dir, tmp_path):
+    config = quick("ann-3", epochs=2)
+    with pytest.raises(Interrupted):
+        train(config, tmp_path / "r", data_dir=synthetic_dir, progress=False, log=lambda s: None,
+              should_stop=lambda e, s: (e, s) == (1, 2))
+    relabelled = load_config("ann-3", {**{k: v for k, v in config.to_dict().items()}, "label": "renamed", "threads": 1})
+    result = train(relabelled, tmp_path / "r", data_dir=synthetic_dir, resume=True, progress=False, log=lambda s: None)
+    assert load_config(str(result.run_dir / "config.toml")).label == "renamed"
+    assert result.metrics["train_count"] == 134 and result.metrics["validation_count"] == 66

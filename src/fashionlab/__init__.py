@@ -1,7 +1,12 @@
-"""fashionlab: reproduce, compare and extend deep-learning experiments on Fashion-MNIST."""
+"""fashionlab: reproduce, compare and extend deep-learning experiments on Fashion-MNIST.
+
+The Python API: `load_dataset`, `train`, `load_run`, `evaluate` (see fashionlab.api). Importing
+the package loads neither PyTorch nor the models; the first call that needs them does.
+"""
 
 __version__ = "0.1.0"
 
-from .data import Dataset, load_dataset  # noqa: E402  (numpy only; torch loads on first use)
+from .api import Run, evaluate, load_run, train  # noqa: E402  (torch loads inside the calls)
+from .data import Dataset, load_dataset  # noqa: E402  (numpy only)
 
-__all__ = ["__version__", "Dataset", "load_dataset"]
+__all__ = ["__version__", "Dataset", "Run", "evaluate", "load_dataset", "load_run", "train"]

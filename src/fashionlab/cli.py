@@ -16,7 +16,7 @@ from .errors import UserError
 
 
 def _add_data_dir(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--data-dir", help="folder holding the IDX files (default: $FASHIONLAB_DATA, else the user cache)")
+    p.add_argument("--data-dir", metavar="DIR", help="folder holding the IDX files (default: $FASHIONLAB_DATA, else the user cache)")
 
 
 def _add_release(p: argparse.ArgumentParser, default: str | None = "fashion-mnist") -> None:
@@ -34,8 +34,15 @@ def _device_choices() -> tuple[str, ...]:
 # Config keys with a flag of their own on `train` (the CLI contract names these) and `reproduce`.
 # The flags are generated from ExperimentConfig's field metadata (type, choices, doc), so their
 # help follows the schema; every other key is set with --set KEY=VALUE.
-TRAIN_FLAGS = ("epochs", "batch_size", "lr", "optimizer", "seed", "train_limit", "device", "release")
-REPRODUCE_FLAGS = ("device", "train_limit", "release")
+TRAIN_FLAGS = ("epochs", "batch_size", "lr", "optimizer", "seed", "train_limit", "device", "release", "precision",
+               "threads", "label", "tensorboard")
+REPRODUCE_FLAGS = ("device", "train_limit", "release", "precision", "threads", "tensorboard")
+METAVARS = {"tensorboard": "DIR"}  # where the type alone would say TEXT
+
+
+def _show_progress(args) -> bool:
+    """Progress bars on a terminal only: redirected to a file they would write a line per refresh."""
+    return not args.quiet and sys.stderr.isatty()
 
 
 def _add_config_flags(p: argparse.ArgumentParser, keys: tuple[str, ...]) -> None:
@@ -48,7 +55,7 @@ def _add_config_flags(p: argparse.ArgumentParser, keys: tuple[str, ...]) -> None
         # Release names live in the data layer; the schema checks them on load, as it checks choices:
         # the values are validated there, with the same message as in a config file.
         choices = spec["choices"] or (tuple(RELEASES) if key == "release" else None)
-        metavar = "{" + ",".join(choices) + "}" if choices else {int: "N", float: "X"}.get(spec["kind"], "TEXT")
+        metavar = "{" + ",".join(choices) + "}" if choices else METAVARS.get(key) or {int: "N", float: "X"}.get(spec["kind"], "TEXT")
         help = f"{spec['doc']} (config key {key})" if spec["doc"] else f"config key {key}"
         group.add_argument("--" + key.replace("_", "-"), dest=key, type=spec["kind"], metavar=metavar, help=help)
     group.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
@@ -103,7 +110,7 @@ def cmd_data_info(args) -> int:
 def cmd_data_fetch(args) -> int:
     from .data.store import fetch
 
-    status = fetch(args.release, args.data_dir, progress=not args.quiet)
+    status = fetch(args.release, args.data_dir, progress=_show_progress(args))
     print(f"{status.folder}: {status.describe()}")
     return 0
 
@@ -166,13 +173,12 @@ def cmd_data_show(args) -> int:
 
 
 def cmd_models_list(args) -> int:
-    from .models import build_model, model_entry, model_names
-    from .models.summary import summarize
+    from .models.registry import MODELS  # sizes as recorded there: no model is built, PyTorch is not loaded
 
-    print(f"{'model':<10}{'parameters':>12}{'hidden':>8}  description")
-    for name in model_names():
-        summary = summarize(build_model(name))
-        print(f"{name:<10}{summary.trainable:>12,}{summary.hidden_layers:>8}  {model_entry(name).description}")
+    width = max(len(name) for name in MODELS) + 2
+    print(f"{'model':<{width}}{'parameters':>12}{'hidden':>8}  description")
+    for entry in MODELS.values():
+        print(f"{entry.name:<{width}}{entry.parameters:>12,}{entry.hidden_layers:>8}  {entry.description}")
     return 0
 
 
@@ -185,30 +191,31 @@ def cmd_models_show(args) -> int:
     return 0
 
 
-def _default_out(config) -> str:
-    from datetime import datetime
-
-    return f"runs/{config.name}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
-
-
 def cmd_train(args) -> int:
+    from .api import default_run_dir
     from .experiment import load_config
     from .training import Interrupted, resume_config, train
 
+    if args.seeds is not None and args.seed is not None:
+        raise UserError("--seed and --seeds both given; give one of them (--seeds 0 1 2 trains one run per seed).")
     overrides = _config_overrides(args, TRAIN_FLAGS)
     if args.resume:
         if not args.out:
             raise UserError("--resume needs --out: the run directory to continue.")
+        if args.seeds is not None:
+            raise UserError("--resume and --seeds both given: a --seeds command continues by itself when run again.")
         config = resume_config(args.out, args.experiment, overrides)  # the run's own config.toml
     elif args.experiment is None:
         raise UserError("train: give an experiment (a preset such as cnn-2, or a TOML file), "
                         "or --out DIR --resume to continue a run.")
     else:
         config = load_config(args.experiment, overrides)
-    out = args.out or _default_out(config)
+    out = args.out or default_run_dir(config)
     print(f"{config.name}: {config.description}", flush=True)
+    if args.seeds is not None:
+        return _train_seeds(args, config, out)
     try:
-        result = train(config, out, data_dir=args.data_dir, resume=args.resume, progress=not args.quiet)
+        result = train(config, out, data_dir=args.data_dir, resume=args.resume, progress=_show_progress(args))
     except Interrupted as stop:
         print(f"fashionlab: {stop}. Continue with: fashionlab train --out {stop.run_dir} --resume", file=sys.stderr)
         return 130
@@ -216,6 +223,36 @@ def cmd_train(args) -> int:
     print(f"test accuracy {m['test_accuracy']:.4f}, test loss {m['test_loss']:.4f} "
           f"({m['test_count']:,} test images, release {m['release']})")
     print(f"run directory: {result.run_dir}")
+    return 0
+
+
+def _train_seeds(args, config, out) -> int:
+    from .seeds import format_summary, train_seeds
+    from .training import Interrupted
+
+    try:
+        result = train_seeds(config, args.seeds, out, data_dir=args.data_dir, progress=_show_progress(args))
+    except Interrupted as stop:
+        print(f"fashionlab: {stop}. Run the same command again to continue: finished seeds are kept.", file=sys.stderr)
+        return 130
+    print(format_summary(result.summary))
+    print(f"run directories: {', '.join(str(result.out / name) for name in result.summary['runs'])}")
+    print(f"summary: {result.summary_path}")
+    return 0
+
+
+def cmd_runs(args) -> int:
+    from .run_list import as_json, format_table, list_runs
+
+    rows = list_runs(args.folder, args.filter, sort=args.sort, descending=args.desc)
+    if args.json:
+        print(json.dumps(as_json(rows), indent=2))
+        return 0
+    if not rows:
+        print(f"no runs under {args.folder}" + (" match the filters" if args.filter else ""))
+        return 0
+    print(format_table(rows))
+    print(f"{len(rows)} run{'s' if len(rows) != 1 else ''} under {args.folder}")
     return 0
 
 
@@ -248,13 +285,32 @@ def cmd_evaluate(args) -> int:
 
 
 def cmd_predict(args) -> int:
+    from .fileio import check_output_file
     from .predict import predict_images
 
-    for p in predict_images(args.run_dir, args.images, top_k=args.top, device=args.device):
+    if args.show:
+        check_output_file(args.show, "--show", "predictions.png")
+    results = predict_images(args.run_dir, args.images, top_k=args.top, device=args.device)
+    for p in results:  # answers on stdout; unreadable files and notes on stderr
+        if p.error:
+            print(f"fashionlab: error: {p.error}", file=sys.stderr)
+            continue
         ranked = ", ".join(f"{name} {prob:.3f}" for name, prob in p.top)
         note = "  (dark-on-light: inverted)" if p.inverted else ""
-        print(f"{p.path}: {ranked}{note}")
-    return 0
+        print(f"{p.path}: {ranked}{note}", flush=True)
+        for text in p.notes:
+            print(f"fashionlab: warning: {p.path}: {text}", file=sys.stderr)
+    answered = [p for p in results if not p.error]
+    if args.show and answered:
+        from .predict_figure import prediction_figure
+
+        prediction_figure(answered, answered[0].classes, args.show)
+        print(f"wrote {args.show}")
+    failed = len(results) - len(answered)
+    if failed and len(results) > 1:  # one file: its error line says it all
+        print(f"fashionlab: {failed} of {len(results)} files could not be read"
+              + ("; the others are answered above." if answered else "."), file=sys.stderr)
+    return 2 if failed else 0
 
 
 def cmd_report(args) -> int:
@@ -272,7 +328,7 @@ def cmd_reproduce(args) -> int:
 
     try:
         result = reproduce(args.out, scale=args.scale, data_dir=args.data_dir,
-                           overrides=_config_overrides(args, REPRODUCE_FLAGS), progress=not args.quiet,
+                           overrides=_config_overrides(args, REPRODUCE_FLAGS), progress=_show_progress(args),
                            jobs=args.jobs)
     except Interrupted as stop:
         print(f"fashionlab: {stop}. Run the same command again to continue.", file=sys.stderr)
@@ -371,48 +427,68 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_dir(p)
     _add_release(p)
     p.add_argument("--out", required=True, help="image file to write: .png, .jpg, .pdf or .svg, by its name")
-    p.add_argument("--split", choices=["train", "test"], default="train")
-    p.add_argument("--per-class", type=int, default=10)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--split", choices=["train", "test"], default="train", help="which split to draw from (default: %(default)s)")
+    p.add_argument("--per-class", type=int, default=10, metavar="N", help="samples per class, 1 to 100 (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the random choice of samples (default: %(default)s)")
     p.set_defaults(func=cmd_data_show)
 
     models = commands.add_parser("models", help="list the registered models or show one")
     model_cmds = models.add_subparsers(dest="models_command", metavar="ACTION", required=True)
     model_cmds.add_parser("list", help="every model with its parameter count").set_defaults(func=cmd_models_list)
     p = model_cmds.add_parser("show", help="a Keras-like summary: layer, output shape, parameters")
-    p.add_argument("name")
+    p.add_argument("name", help="a model name from `fashionlab models list` (any case)")
     p.set_defaults(func=cmd_models_show)
+
+    from .experiment import preset_names
 
     p = commands.add_parser("train", help="train an experiment (a preset such as cnn-2, or a TOML file)")
     p.add_argument("experiment", nargs="?",
-                   help="preset name (ann-1 ... cnn-3) or a TOML config file; with --resume, the run's own")
+                   help=f"preset name ({', '.join(preset_names())}; any case) or a TOML config file, "
+                        "which may `extends = \"PRESET\"` or another file; with --resume, the run's own (optional)")
     _add_config_flags(p, TRAIN_FLAGS)
     _add_data_dir(p)
-    p.add_argument("--out", help="run directory (default: runs/NAME-TIMESTAMP)")
+    p.add_argument("--out", help="run directory (default: runs/NAME-TIMESTAMP); with --seeds, the folder of the seed-N runs")
+    p.add_argument("--seeds", type=int, nargs="+", metavar="N",
+                   help="train once per seed into OUT/seed-N and write OUT/seeds.json (mean, sd and n of each metric); "
+                        "run again to continue")
     p.add_argument("--resume", action="store_true",
                    help="continue the run in --out from its checkpoint, with its own config (only --epochs may extend it)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar, one line per epoch")
+    p.add_argument("--quiet", action="store_true",
+                   help="no progress bar (there is none when stderr is not a terminal); one line per epoch either way")
     p.set_defaults(func=cmd_train)
 
+    p = commands.add_parser("runs", help="list past runs: model, release, precision, epochs, train size, test accuracy, time, date")
+    p.add_argument("folder", nargs="?", default="runs", metavar="DIR", help="folder searched for runs (default: %(default)s)")
+    p.add_argument("--sort", default="date", metavar="KEY",
+                   help="column to sort by (default: %(default)s): run, model, release, precision, epochs, train_images, "
+                        "test_acc, time, date, or experiment, label, kind, status")
+    p.add_argument("--desc", action="store_true", help="sort in descending order")
+    p.add_argument("--filter", action="append", default=[], metavar="KEY=VALUE",
+                   help="keep runs whose KEY matches VALUE (a glob, any case; != excludes); numbers also take >, >=, <, <=, "
+                        "e.g. --filter model=cnn-2 --filter 'test_acc>0.9'; repeatable")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_runs)
+
     p = commands.add_parser("evaluate", help="recompute a run's test metrics from its saved weights")
-    p.add_argument("run_dir")
+    p.add_argument("run_dir", help="a finished network run's directory")
     _add_data_dir(p)
-    p.add_argument("--device", default="auto", choices=_device_choices())
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--device", default="auto", choices=_device_choices(), help="device to score on (default: %(default)s)")
+    p.add_argument("--json", action="store_true", help="print the metrics as JSON")
     p.add_argument("--tta", choices=["on", "off"], help="override the run's flip test-time augmentation")
     p.set_defaults(func=cmd_evaluate)
 
     p = commands.add_parser("predict", help="classify PNG or JPEG images with a trained run")
-    p.add_argument("run_dir")
-    p.add_argument("images", nargs="+", metavar="IMAGE")
+    p.add_argument("run_dir", help="a finished network run's directory")
+    p.add_argument("images", nargs="+", metavar="IMAGE", help="image files; one that cannot be read is reported and skipped")
     p.add_argument("--top", type=int, default=3, help="how many classes to show (default 3)")
-    p.add_argument("--device", default="auto", choices=_device_choices())
+    p.add_argument("--device", default="auto", choices=_device_choices(), help="device to score on (default: %(default)s)")
+    p.add_argument("--show", metavar="FILE.png", help="also draw each image as the model sees it beside its probabilities")
     p.set_defaults(func=cmd_predict)
 
     p = commands.add_parser("report", help="one self-contained HTML report of one run, or a comparison of several")
-    p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR")
+    p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="run directories (networks, baselines, ensembles)")
     p.add_argument("--out", required=True, help="HTML file to write")
-    p.add_argument("--title")
+    p.add_argument("--title", help="the report's title (default: from the runs)")
     p.set_defaults(func=cmd_report)
 
     from .baselines import BASELINES
@@ -423,12 +499,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="runs/baselines", help="parent folder of the run directories (default: %(default)s)")
     _add_data_dir(p)
     _add_release(p)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--train-limit", type=int, help="fit on the first N training images")
+    p.add_argument("--seed", type=int, default=0, help="seed of the methods that draw random numbers (default: %(default)s)")
+    p.add_argument("--train-limit", type=int, metavar="N", help="fit on the first N training images")
     p.set_defaults(func=cmd_baselines)
 
     p = commands.add_parser("ensemble", help="average the test predictions of several runs")
-    p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR")
+    p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="finished runs on the same release")
     p.add_argument("--out", required=True, help="run directory for the ensemble")
     _add_data_dir(p)
     p.set_defaults(func=cmd_ensemble)
@@ -445,18 +521,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_reproduce)
 
     p = commands.add_parser("export", help="export a run's model to ONNX or TorchScript, checked on the test set")
-    p.add_argument("run_dir")
-    p.add_argument("--format", choices=["onnx", "torchscript"], default="onnx")
+    p.add_argument("run_dir", help="a finished network run's directory")
+    p.add_argument("--format", choices=["onnx", "torchscript"], default="onnx", help="file format (default: %(default)s)")
     p.add_argument("--out", help="file to write (default: RUN_DIR/model.onnx or model.pt)")
     _add_data_dir(p)
     p.set_defaults(func=cmd_export)
 
     p = commands.add_parser("serve", help="serve a run over HTTP: a JSON API and a page to drop photos on")
-    p.add_argument("run_dir")
+    p.add_argument("run_dir", help="a finished network run's directory")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s, this machine only)")
-    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--port", type=int, default=8000, help="port to listen on (default: %(default)s)")
     p.add_argument("--max-upload-mb", type=float, default=5.0, help="largest request body accepted (default: %(default)s)")
-    p.add_argument("--device", default="cpu", choices=_device_choices())
+    p.add_argument("--device", default="cpu", choices=_device_choices(), help="device to score on (default: %(default)s)")
     p.set_defaults(func=cmd_serve)
     return parser
 

@@ -14,8 +14,18 @@ class ConfigError(UserError):
 
 
 def did_you_mean(word: str, choices) -> str:
-    """' Did you mean 'x'?' for the closest of `choices` to a mistyped `word`, else ''."""
+    """' Did you mean 'x'?' for the closest of `choices` to a mistyped `word` (case aside), else ''."""
     from difflib import get_close_matches
 
-    hint = get_close_matches(word, list(choices), n=1)
-    return f" Did you mean {hint[0]!r}?" if hint else ""
+    by_lower = {str(c).lower(): c for c in choices}
+    hint = get_close_matches(str(word).lower(), list(by_lower), n=1)
+    return f" Did you mean {by_lower[hint[0]]!r}?" if hint else ""
+
+
+def match_name(word: str, choices) -> str | None:
+    """The one of `choices` that `word` names, exactly or ignoring case ("CNN-2" -> "cnn-2"); else None."""
+    choices = list(choices)
+    if word in choices:
+        return word
+    folded = [c for c in choices if c.lower() == str(word).lower()]
+    return folded[0] if len(folded) == 1 else None

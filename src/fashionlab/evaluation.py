@@ -6,6 +6,7 @@ paper means by "the accuracy of shirts"); it equals the class's recall.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -81,14 +82,48 @@ def probability_metrics(probabilities: np.ndarray, labels: np.ndarray, classes) 
     return classification_metrics(probabilities, labels, classes, loss)
 
 
+# Predictions "collapse" when the two most-predicted classes take this share of the test set or
+# more. A balanced test set puts 20% there for a 10-class model that predicts every class equally
+# often; even a weak model that has learned something spreads its guesses far wider than 80%.
+COLLAPSE_SHARE = 0.8
+
+
+def prediction_collapse(confusion: list[list[int]], classes, batch_norm: bool) -> str | None:
+    """A warning when the predictions fall onto one or two classes (a short or broken run), else None."""
+    predicted = np.asarray(confusion).sum(0)  # column sums: how often each class is predicted
+    total = int(predicted.sum())
+    if len(classes) < 5 or total == 0:
+        return None
+    top = [int(i) for i in np.argsort(-predicted, kind="stable")[:2] if predicted[i]]
+    share = predicted[top].sum() / total
+    if share < COLLAPSE_SHARE:
+        return None
+    named = " and ".join(f"{classes[i]} ({predicted[i] / total:.0%})" for i in top)
+    if batch_norm:
+        cause = ("The likely cause in a very short run: BatchNorm's running statistics (momentum 0.99, as "
+                 "Keras) have not caught up with the weights, so the model scores differently in eval mode "
+                 "than it trained; train for more steps (more epochs or images).")
+    else:
+        cause = "The model has not learned to tell the classes apart: train longer or check the learning rate."
+    return f"predictions collapsed: {share:.0%} of the {total:,} test images are predicted as {named}. {cause}"
+
+
 def evaluate(model, images: np.ndarray, labels: np.ndarray, classes, device, batch_size=1000, channels_last=False,
              precision="fp32", tta_flip=False):
-    """Metrics dict and class probabilities (N, K) for a uint8 image array."""
+    """Metrics dict and class probabilities (N, K) for a uint8 image array.
+
+    The metrics carry a "warnings" list when the predictions collapse onto one or two classes.
+    """
     logits = predict_logits(model, to_input(images, device), batch_size, channels_last, precision, tta_flip)
     y = torch.from_numpy(np.asarray(labels).astype(np.int64)).to(logits.device)
     loss, _ = loss_and_accuracy(logits, y)
     probabilities = torch.softmax(logits, 1).cpu().numpy()
-    return classification_metrics(probabilities, np.asarray(labels), classes, loss), probabilities
+    metrics = classification_metrics(probabilities, np.asarray(labels), classes, loss)
+    batch_norm = any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in model.modules())
+    collapse = prediction_collapse(metrics["confusion_matrix"], classes, batch_norm)
+    if collapse:
+        metrics["warnings"] = [collapse]
+    return metrics, probabilities
 
 
 @dataclass
@@ -155,6 +190,8 @@ def evaluate_run(run_dir, data_dir=None, device="auto", tta_flip: bool | None = 
     metrics, probabilities = evaluate(loaded.model, dataset.test_images, dataset.test_labels, dataset.classes,
                                       loaded.device, config.eval_batch_size, loaded.channels_last, loaded.precision,
                                       config.tta_flip if tta_flip is None else tta_flip)
+    for text in metrics.get("warnings", []):
+        warnings.warn(f"{run.path}: {text}", stacklevel=2)
     if overridden:
         return metrics, None
     if not run.metrics.is_file():

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import sys
 from dataclasses import dataclass, field
 from importlib import resources
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import tomli_w
 
-from .errors import ConfigError, did_you_mean
+from .errors import ConfigError, did_you_mean, match_name
 from .fileio import entry_kind
 
 if sys.version_info >= (3, 11):
@@ -40,7 +41,7 @@ class ExperimentConfig:
     description: str = field(default="", metadata=_check(str, doc="one line on what this is"))
     model: str = field(default="cnn-2", metadata=_check(str, doc="registered model (`fashionlab models list`)"))
     release: str = field(default="fashion-mnist", metadata=_check(str, doc="dataset release"))
-    optimizer: str = field(default="adam", metadata=_check(str, choices=OPTIMIZERS))
+    optimizer: str = field(default="adam", metadata=_check(str, choices=OPTIMIZERS, doc="optimizer, with Keras's defaults"))
     lr: float = field(default=0.0, metadata=_check(float, low=0, doc="learning rate; 0 means Keras's default for the optimizer"))
     momentum: float = field(default=0.0, metadata=_check(float, low=0, high=1, high_open=True,
                                                          doc="SGD momentum (Nesterov when > 0); Keras's default is 0"))
@@ -48,10 +49,11 @@ class ExperimentConfig:
     schedule: str = field(default="constant", metadata=_check(str, choices=("constant", "onecycle"),
                                                              doc="onecycle: linear warm-up to lr, then linear decay to 0"))
     warmup: float = field(default=0.2, metadata=_check(float, low=0, high=1, doc="share of steps warming up (onecycle)"))
-    label_smoothing: float = field(default=0.0, metadata=_check(float, low=0, high=1, high_open=True))
+    label_smoothing: float = field(default=0.0, metadata=_check(float, low=0, high=1, high_open=True,
+                                                                 doc="share of the target spread over all classes"))
     tta_flip: bool = field(default=False, metadata=_check(bool, doc="average predictions over the image and its mirror"))
-    epochs: int = field(default=10, metadata=_check(int, low=1))
-    batch_size: int = field(default=32, metadata=_check(int, low=1))
+    epochs: int = field(default=10, metadata=_check(int, low=1, doc="passes over the training set"))
+    batch_size: int = field(default=32, metadata=_check(int, low=1, doc="images per optimizer step"))
     validation_split: float = field(default=0.2, metadata=_check(float, low=0, high=1, low_open=True, high_open=True,
                                                                  doc="last fraction of the training arrays held out, as Keras"))
     augment: bool = field(default=False, metadata=_check(bool, doc="random flip and zoom on training batches"))
@@ -61,17 +63,24 @@ class ExperimentConfig:
     unit_norm_axis: str = field(default="rows", metadata=_check(str, choices=("rows", "filter"),
                                 doc="axis of unit-norm kernels (cnn-2): rows is Keras's unit_norm() default, axis=0; "
                                     "filter is axis=[0, 1, 2]"))
-    seed: int = field(default=0, metadata=_check(int, low=0))
+    seed: int = field(default=0, metadata=_check(int, low=0, doc="seed of weights, shuffling, dropout and augmentation"))
     train_limit: int = field(default=0, metadata=_check(int, low=0, doc="train on the first N images; 0 means all"))
     early_stopping_patience: int = field(default=0, metadata=_check(int, low=0, doc="epochs without val_loss improvement; 0 is off"))
     evaluate_weights: str = field(default="final", metadata=_check(str, choices=("final", "best"),
                                                                    doc="weights scored on the test set"))
-    device: str = field(default="auto", metadata=_check(str, choices=("auto", "cpu", "cuda")))
+    device: str = field(default="auto", metadata=_check(str, choices=("auto", "cpu", "cuda"), doc="auto: CUDA when present"))
     precision: str = field(default="auto", metadata=_check(str, choices=("auto", "fp32", "bf16"),
                                                            doc="bf16 autocasts forward passes; auto: bf16 where native"))
-    eval_batch_size: int = field(default=1000, metadata=_check(int, low=1))
+    eval_batch_size: int = field(default=1000, metadata=_check(int, low=1, doc="images per batch when scoring"))
     compile: str = field(default="auto", metadata=_check(str, choices=("auto", "on", "off"),
                                                         doc="torch.compile the model; auto: on CUDA only (slower on CPU here)"))
+    # Settings of the run rather than of the experiment (RUN_SETTINGS): a resumed run may change them.
+    threads: int = field(default=0, metadata=_check(int, low=0, high=4096,
+                                                    doc="CPU threads for PyTorch; 0 keeps PyTorch's default"))
+    label: str = field(default="", metadata=_check(str, doc="this run's name in reports and `fashionlab runs` "
+                                                            "(default: its folder's name)"))
+    tensorboard: str = field(default="", metadata=_check(str, doc="folder for TensorBoard event files, one "
+                                                                  "subfolder per run; empty: off"))
 
     @property
     def learning_rate(self) -> float:
@@ -85,6 +94,10 @@ class ExperimentConfig:
 
 
 FIELDS = {f.name: f for f in dataclasses.fields(ExperimentConfig)}
+# Keys that say how a run is done or shown, not what is trained: `--resume` and reproduce's and
+# --seeds' skip checks let them differ from the saved config. (More threads can change the
+# order of floating-point sums, so a resume on another thread count is not bit-exact.)
+RUN_SETTINGS = ("threads", "label", "tensorboard")
 
 
 INT_MAX = 2**63 - 1  # every int key must fit in int64: torch takes seeds and sizes as int64
@@ -142,10 +155,12 @@ def config_from_dict(values: dict, source: str = "config") -> ExperimentConfig:
         if key not in FIELDS:
             raise ConfigError(f"{source}: unknown key {key!r}.{did_you_mean(key, FIELDS)} Known keys: {', '.join(FIELDS)}.")
         cleaned[key] = _validate_value(key, value, source)
-    config = ExperimentConfig(**cleaned)
     from .data.releases import RELEASES
-    from .models import model_names
+    from .models import canonical_model_name, model_names
 
+    if isinstance(cleaned.get("model"), str) and canonical_model_name(cleaned["model"]):
+        cleaned["model"] = canonical_model_name(cleaned["model"])  # "CNN-2" is cnn-2
+    config = ExperimentConfig(**cleaned)
     if config.model not in model_names():
         raise ConfigError(f"{source}: unknown model {config.model!r}.{did_you_mean(config.model, model_names())} "
                           "`fashionlab models list` shows them.")
@@ -191,20 +206,77 @@ def read_config_text(path: Path) -> str:
         ) from None
 
 
-def load_config(name_or_path: str, overrides: dict | None = None) -> ExperimentConfig:
-    """A preset name (`cnn-2`) or a TOML file, with `overrides` (None values ignored) applied."""
+MAX_EXTENDS_DEPTH = 16  # a longer chain of `extends` is a mistake, not a design
+
+
+def _locate(name_or_path: str, folder: Path | None) -> tuple[str, str | Path] | None:
+    """Where an experiment name points: ("preset", name) or ("file", path); None when nowhere.
+
+    An exact preset name comes first, then a file (relative to `folder` when given: the folder of
+    the config that `extends` it), then a preset name in other case ("CNN-2").
+    """
+    presets = preset_names()
+    if name_or_path in presets:
+        return "preset", name_or_path
     path = Path(name_or_path)
-    if name_or_path in preset_names():
-        source = f"preset {name_or_path}"
-        values = _parse_toml(resources.files("fashionlab.presets").joinpath(f"{name_or_path}.toml").read_text(), source)
-    elif path.suffix == ".toml" or entry_kind(path) is not None:
-        source = str(path)
-        values = _parse_toml(read_config_text(path), source)
+    if folder is not None and not path.is_absolute():
+        path = folder / path
+    if path.suffix == ".toml" or entry_kind(path) is not None:
+        return "file", path
+    canonical = match_name(name_or_path, presets)
+    return ("preset", canonical) if canonical else None
+
+
+def _resolved_values(where: tuple[str, str | Path], chain: list[tuple[str, str]]) -> tuple[dict, str]:
+    """The values of a preset or file with its `extends` chain applied (base first), and its source name.
+
+    `chain` holds the (identity, source name) of the configs that extend this one. Each level is
+    validated under its own name, so an error names the file that holds the bad key.
+    """
+    kind, target = where
+    if kind == "preset":
+        source = identity = f"preset {target}"
     else:
+        source, identity = str(target), os.path.realpath(target)  # never raises, even on a symlink loop
+    if identity in (seen for seen, _ in chain):
+        names = " -> ".join([*(name for _, name in chain), source])
+        raise ConfigError(f"{chain[-1][1]}: extends makes a cycle ({names}); remove one `extends`.")
+    if kind == "preset":
+        text = resources.files("fashionlab.presets").joinpath(f"{target}.toml").read_text(encoding="utf-8")
+        folder = None
+    else:
+        text = read_config_text(target)
+        folder = target.parent
+    if len(chain) >= MAX_EXTENDS_DEPTH:
+        raise ConfigError(f"{source}: more than {MAX_EXTENDS_DEPTH} configs extend one another; shorten the chain.")
+    values = _parse_toml(text, source)
+    base = values.pop("extends", None)
+    if base is not None:
+        if not isinstance(base, str) or not base.strip():
+            raise ConfigError(f"{source}: extends must be a preset name or a TOML file path; got {base!r}.")
+        found = _locate(base, folder)
+        if found is None:
+            raise ConfigError(f"{source}: extends {base!r}, which is neither a preset nor a TOML file."
+                              f"{did_you_mean(base, preset_names())} Presets: {', '.join(preset_names())}.")
+        base_values, _ = _resolved_values(found, [*chain, (identity, source)])
+        values = {**base_values, **values}
+    config_from_dict(values, source)  # every level is a valid config on its own
+    return values, source
+
+
+def load_config(name_or_path: str, overrides: dict | None = None) -> ExperimentConfig:
+    """A preset name (`cnn-2`, any case) or a TOML file, with `overrides` (None values ignored) applied.
+
+    A TOML file may say `extends = "cnn-2"` (a preset) or `extends = "base.toml"` (a file, relative
+    to it): it then holds only the keys it changes.
+    """
+    where = _locate(name_or_path, None)
+    if where is None:
         raise ConfigError(
             f"{name_or_path!r} is neither a preset nor a TOML file.{did_you_mean(name_or_path, preset_names())} "
             f"Presets: {', '.join(preset_names())}."
         )
+    values, source = _resolved_values(where, [])
     config = config_from_dict(values, source)
     if overrides:
         changes = {k: v for k, v in overrides.items() if v is not None}

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import sys
 from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +24,7 @@ from .errors import UserError
 class Prepared:
     image: np.ndarray  # uint8, 28 x 28, light item on dark background
     inverted: bool
+    contrast: float = 255.0  # the item's brightest pixel above the background, 0-255, before stretching
 
 
 # Images larger than this are refused before decoding: a 20000 x 20000 PNG of a few kilobytes
@@ -191,14 +192,43 @@ def _prepare(source, name, max_pixels: int, formats, silence_c_stderr: bool = Fa
     item = Image.fromarray(gray.clip(0, 255).astype(np.uint8)).resize(size, Image.Resampling.LANCZOS)
     canvas = Image.new("L", (28, 28), 0)
     canvas.paste(item, ((28 - size[0]) // 2, (28 - size[1]) // 2))
-    return Prepared(np.asarray(canvas, dtype=np.uint8), inverted)
+    return Prepared(np.asarray(canvas, dtype=np.uint8), inverted, float(peak))
+
+
+# Below this contrast (the item's peak above the background, of 255) an image holds no item: a blank
+# page, a wall, a uniform photo. Stretched to full range, its noise would look like an item.
+NO_ITEM_CONTRAST = 24
+# Below this top-class probability the answer is flagged: the model is unsure, often because
+# the image shows none of the classes (a cat, a landscape).
+LOW_CONFIDENCE = 0.5
 
 
 @dataclass
 class Prediction:
     path: Path
-    top: list[tuple[str, float]]  # (class, probability), most likely first
-    inverted: bool
+    top: list[tuple[str, float]]  # (class, probability), most likely first; empty when `error`
+    inverted: bool = False
+    error: str | None = None  # why this file could not be read; the other files are still predicted
+    notes: list[str] = field(default_factory=list)  # "no item found", "low confidence"
+    image: np.ndarray | None = None  # the 28x28 input the model saw
+    probabilities: np.ndarray | None = None  # every class's probability
+    classes: tuple[str, ...] = ()  # the class names, in the order of `probabilities`
+
+
+def prediction_notes(prepared: Prepared, ranked: list[tuple[str, float]]) -> list[str]:
+    """What a reader of an answer should be told: no item in the image, or a low-confidence answer.
+
+    `ranked`: (class, probability) pairs, most likely first (two or more).
+    """
+    (first, p_first), (second, p_second) = ranked[:2]
+    if prepared.contrast < NO_ITEM_CONTRAST:
+        return [f"no item found: the image is nearly uniform (contrast {prepared.contrast:.0f} of 255), "
+                "so its classes are a guess about nothing"]
+    if p_first < LOW_CONFIDENCE:
+        return [f"low confidence ({p_first:.2f}): the model is unsure between {first} and {second} ({p_second:.2f}); "
+                "the image may also show none of the classes, or not as the dataset shows them "
+                "(one item, centred, on a plain background)"]
+    return []
 
 
 class Classifier:
@@ -244,16 +274,32 @@ class Classifier:
 
 
 def predict_images(run_dir, paths, top_k: int = 3, device: str = "auto") -> list[Prediction]:
+    """The top classes of each image file, in order. A file that cannot be read gets a Prediction
+    with its `error` set instead of stopping the rest; a bad run or `top_k` is still an error."""
     if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
         raise UserError(f"--top {top_k}: give how many classes to show, 1 or more.")
-    prepared = [prepare_image(p) for p in paths]  # every file checked before any work
+    prepared: list[Prepared | UserError] = []
+    for path in paths:  # every file read before the model is loaded: a bad file costs no model load
+        try:
+            prepared.append(prepare_image(path))
+        except UserError as exc:
+            prepared.append(exc)
+    good = [p for p in prepared if isinstance(p, Prepared)]
+    if not good:
+        return [Prediction(Path(path), [], error=str(exc)) for path, exc in zip(paths, prepared)]
     classifier = Classifier(run_dir, device)
     classes = classifier.classes
     if top_k > len(classes):
         raise UserError(f"--top {top_k}: the run's release has {len(classes)} classes; give 1 to {len(classes)}.")
-    probabilities = classifier.probabilities(np.stack([p.image for p in prepared]))
+    probabilities = iter(classifier.probabilities(np.stack([p.image for p in good])))
     results = []
-    for path, prep, probs in zip(paths, prepared, probabilities):
-        order = np.argsort(-probs)[:top_k]
-        results.append(Prediction(Path(path), [(classes[i], float(probs[i])) for i in order], prep.inverted))
+    for path, prep in zip(paths, prepared):
+        if not isinstance(prep, Prepared):
+            results.append(Prediction(Path(path), [], error=str(prep)))
+            continue
+        probs = next(probabilities)
+        ranked = [(classes[i], float(probs[i])) for i in np.argsort(-probs)]
+        results.append(Prediction(Path(path), ranked[:top_k], prep.inverted,
+                                  notes=prediction_notes(prep, ranked), image=prep.image,
+                                  probabilities=probs, classes=tuple(classes)))
     return results

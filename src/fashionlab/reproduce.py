@@ -24,7 +24,7 @@ from .report.html import render_report
 from .report.protocol import caveats
 from .report.runs_table import comparison_rows, markdown_table, terminal_table
 from .runs import RunDir, load_run
-from .training import Interrupted, train
+from .training import Interrupted, finished_already, train
 
 PAPER_EXPERIMENTS = ("ann-1", "ann-2", "ann-3", "cnn-1", "cnn-2", "cnn-3")
 
@@ -84,15 +84,7 @@ def reproduce(
         preset = load_config(name)
         config = load_config(name, {**overrides, "epochs": scaled_epochs(preset.epochs, scale)})
         run = RunDir(out / name)
-        if run.is_complete and not run.checkpoint.is_file():
-            raise UserError(f"{run.path}: a finished run without its checkpoint; remove it or use another --out.")
-        if run.is_complete or run.checkpoint.is_file():  # finished or interrupted: only the same settings continue
-            saved, wanted = run.read_config().to_dict(), config.to_dict()
-            differ = [f"{k} {saved[k]!r} there, {wanted[k]!r} asked" for k in wanted if saved[k] != wanted[k]]
-            if differ:
-                raise UserError(f"{run.path} holds {name} with other settings ({'; '.join(differ)}). "
-                                "Use another --out for another scale or other settings.")
-        if run.is_complete:
+        if finished_already(config, run.path):  # a finished run with other settings is refused there
             log(f"{name}: finished earlier, skipped ({run.path})")
             skipped.append(name)
             continue

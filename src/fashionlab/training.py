@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 import signal
 import time
+import warnings
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -37,12 +38,13 @@ from .data.augment import augment_batch
 from .device import autocast, place_model, resolve_device, resolve_precision
 from .errors import UserError
 from .evaluation import evaluate, loss_and_accuracy, predict_logits, to_input
-from .experiment import ExperimentConfig, config_from_dict, load_config
+from .experiment import RUN_SETTINGS, ExperimentConfig, config_from_dict, load_config
 from .models import build_model
 from .models.layers import apply_constraints
 from .models.summary import summarize
 from .optim import KerasRMSprop
 from .runs import RunDir, Scored, environment_record
+from .tensorboard_log import open_board
 
 
 def make_optimizer(config: ExperimentConfig, params) -> torch.optim.Optimizer:
@@ -183,12 +185,19 @@ def resume_config(out, experiment: str | None, overrides: dict) -> ExperimentCon
 
 
 def _check_resume_config(saved: ExperimentConfig, wanted: ExperimentConfig, run_dir: Path) -> ExperimentConfig:
-    """A resumed run keeps its config; only `epochs` may change (to extend a run)."""
-    differ = [k for k, v in wanted.to_dict().items() if k != "epochs" and saved.to_dict()[k] != v]
+    """A resumed run keeps its config; only `epochs` (to extend a run) and the RUN_SETTINGS may change."""
+    differ = config_differences(saved, wanted, also_allowed=("epochs",))
     if differ:
         changes = ", ".join(f"{k}: {saved.to_dict()[k]!r} -> {wanted.to_dict()[k]!r}" for k in differ)
         raise UserError(f"{run_dir}: --resume with a different config ({changes}). Resume with the same settings, or use a new --out.")
-    return config_from_dict({**saved.to_dict(), "epochs": wanted.epochs}, str(run_dir / "config.toml"))
+    kept = {k: getattr(wanted, k) for k in ("epochs", *RUN_SETTINGS)}
+    return config_from_dict({**saved.to_dict(), **kept}, str(run_dir / "config.toml"))
+
+
+def config_differences(saved: ExperimentConfig, wanted: ExperimentConfig, also_allowed=()) -> list[str]:
+    """The keys in which two configs differ, beyond the RUN_SETTINGS and `also_allowed`."""
+    a, b = saved.to_dict(), wanted.to_dict()
+    return [k for k in b if k not in RUN_SETTINGS and k not in also_allowed and a[k] != b[k]]
 
 
 @dataclass
@@ -291,6 +300,7 @@ def _train_locked(run: RunDir, config: ExperimentConfig, data_dir, resume: bool,
                   should_stop: Callable[[int, int], bool] | None, log: Callable[[str], None]) -> TrainResult:
     """`train`, with the run directory locked against any other writer."""
     config, checkpoint = _open_run(config, run, resume)
+    board = open_board(config, run.path)  # None unless config.tensorboard; refuses early without the extra
     fit, load_seconds = _set_up(run, config, data_dir)
     state = FitState()
     if checkpoint is not None:
@@ -301,10 +311,11 @@ def _train_locked(run: RunDir, config: ExperimentConfig, data_dir, resume: bool,
             raise UserError(f"{run.checkpoint}: does not fit this run's model or optimizer ({type(exc).__name__}); "
                             "it is damaged or from another run. Start the run again with another --out.") from None
         state = FitState.from_checkpoint(checkpoint)
-        if run.read_config().epochs != config.epochs:  # an extended run: config.toml says what it now trains to
-            run.write_config(config.to_dict())
         log(f"resuming {run.path} at epoch {state.epoch}" + (f", batch {state.step + 1}" if state.step else ""))
     _record_start(fit, fresh=checkpoint is None)
+    log(describe_setup(fit))
+    if board is not None and checkpoint is None:
+        board.graph(fit.model, fit.split.train_x[:1])
 
     stopped_early = False
     training_started = time.perf_counter()
@@ -323,9 +334,24 @@ def _train_locked(run: RunDir, config: ExperimentConfig, data_dir, resume: bool,
             }
             _check_finite(run, row)
             stopped_early = _end_epoch(fit, state, row, log)
+            if board is not None:
+                board.epoch(row)  # written and flushed: an interrupted run keeps its curves
 
     metrics = _finish(fit, state, load_seconds, training_started)
+    if board is not None:
+        board.finish(metrics, run.path)
     return TrainResult(run.path, state.history, metrics, config)
+
+
+def describe_setup(fit: _Fit) -> str:
+    """One line on what the numbers will depend on: device, precision, threads, data."""
+    config, env = fit.config, fit.environment
+    why = " (auto: bf16 where the hardware runs it natively; --precision fp32 for the paper's)" \
+        if config.precision == "auto" else ""
+    return (f"device {env['device']} ({env['device_name']}), precision {fit.precision}{why}, "
+            f"{env['threads']} thread{'s' if env['threads'] != 1 else ''}; "
+            f"{fit.split.train_y.shape[0]:,} training and {fit.split.val_y.shape[0]:,} validation images "
+            f"of {fit.dataset.release}")
 
 
 def _check_finite(run: RunDir, row: dict) -> None:
@@ -377,6 +403,8 @@ def _check_same_data(run: RunDir, dataset: Dataset) -> None:
 
 def _set_up(run: RunDir, config: ExperimentConfig, data_dir) -> tuple[_Fit, float]:
     """Device, data, model (seeded), optimizer and generators; returns them with the data's load time."""
+    if config.threads:
+        torch.set_num_threads(config.threads)
     device = resolve_device(config.device)
     precision = resolve_precision(config.precision, device)
     load_started = time.perf_counter()
@@ -402,9 +430,9 @@ def _set_up(run: RunDir, config: ExperimentConfig, data_dir) -> tuple[_Fit, floa
 def _record_start(fit: _Fit, fresh: bool) -> None:
     """A fresh run writes its config and model summary; every session (re)writes environment.json."""
     run = fit.run
+    run.path.mkdir(parents=True, exist_ok=True)
+    run.write_config(fit.config.to_dict())  # every session: a resume may extend epochs or change a run setting
     if fresh:
-        run.path.mkdir(parents=True, exist_ok=True)
-        run.write_config(fit.config.to_dict())
         run.write_summary(summarize(fit.model).format(f"{fit.config.model} ({fit.config.name})") + "\n")
     fit.environment = environment_record(fit.config.seed, fit.dataset, fit.device, torch.get_num_threads())
     fit.environment["precision"] = fit.precision
@@ -509,9 +537,12 @@ def _finish(fit: _Fit, state: FitState, load_seconds: float, training_started: f
         "wall_seconds": round(done - training_started, 3),
         "load_seconds": round(load_seconds, 3),
         "parameters": summary.trainable,
-        "train_count": int(fit.split.train_x.shape[0]),  # images learnt from: reports show it beside baselines'
+        "train_count": int(fit.split.train_y.shape[0]),  # images learnt from: reports show it beside baselines'
+        "validation_count": int(fit.split.val_y.shape[0]),
         "classes": list(dataset.classes),
     })
+    for text in metrics.get("warnings", []):  # a collapse onto one or two classes (evaluation.prediction_collapse)
+        warnings.warn(f"{run.path}: {text}", stacklevel=3)
     run.write_metrics(metrics, "network")
     labels = np.asarray(dataset.test_labels)
     run.write_predictions(probabilities, labels, dataset.classes)
@@ -529,3 +560,35 @@ def _progress_bar(enabled: bool, total: int, done: int, desc: str):
     from tqdm import tqdm
 
     return tqdm(total=total, initial=done, desc=desc, unit="batch", leave=False, dynamic_ncols=True)
+
+
+def finished_already(config: ExperimentConfig, out: str | Path) -> bool:
+    """Whether `out` holds `config`'s run finished (to skip); False when it is to be trained or resumed.
+
+    For commands that train several runs and can be started again at any point (`reproduce`,
+    `train --seeds`). A finished run with other settings (beyond RUN_SETTINGS) is refused.
+    """
+    run = RunDir(out)
+    if run.is_complete and not run.checkpoint.is_file():
+        raise UserError(f"{run.path}: a finished run without its checkpoint; remove it or use another --out.")
+    if not (run.is_complete or run.checkpoint.is_file()):
+        return False
+    # Finished or interrupted: only the same settings (epochs included) skip or continue it, so that
+    # another --scale never silently extends an interrupted run.
+    saved = run.read_config()
+    differ = config_differences(saved, config)
+    if differ:
+        changes = "; ".join(f"{k} {getattr(saved, k)!r} there, {getattr(config, k)!r} asked" for k in differ)
+        raise UserError(f"{run.path} holds {saved.name} with other settings ({changes}). "
+                        "Use another --out for other settings (another scale, seed or config).")
+    return run.is_complete
+
+
+def train_unless_done(config: ExperimentConfig, out: str | Path, data_dir=None, progress: bool = True,
+                      log: Callable[[str], None] = print) -> TrainResult | None:
+    """Train `config` into `out`, resuming an interrupted run there; None when it is finished already."""
+    run = RunDir(out)
+    if finished_already(config, run.path):
+        log(f"{config.name}: finished earlier, skipped ({run.path})")
+        return None
+    return train(config, run.path, data_dir=data_dir, resume=run.checkpoint.is_file(), progress=progress, log=log)

@@ -27,6 +27,10 @@ class Dataset:
     description: str = ""  # what the checksums say about the copy, for `data info`
     file_names: dict[str, str] = field(default_factory=dict)  # standard name -> name on disk (maybe uncompressed)
 
+    def __repr__(self) -> str:  # the arrays' contents would fill a notebook cell
+        return (f"Dataset({self.release!r}, train {self.train_images.shape[0]:,} and test "
+                f"{self.test_images.shape[0]:,} images of 28x28 uint8, {len(self.classes)} classes, from {str(self.data_dir)!r})")
+
     def summary(self) -> dict:
         """Counts per split and class, as `data info --json` prints them."""
         return {

@@ -1,9 +1,9 @@
 """Models: the paper's ANNs and CNNs, Keras-flavoured layers, the registry and summaries.
 
-Importing this package registers every model: the model modules register on import.
+The registry (`registry.MODELS`) names every model without importing PyTorch; `build_model`
+imports a model's module when it is first built.
 """
 
-from . import fast, paper  # noqa: F401  (registers the models)
-from .registry import build_model, model_entry, model_names
+from .registry import build_model, canonical_model_name, model_entry, model_names
 
-__all__ = ["build_model", "model_entry", "model_names"]
+__all__ = ["build_model", "canonical_model_name", "model_entry", "model_names"]

@@ -11,8 +11,6 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .registry import register
-
 
 def conv_bn(c_in: int, c_out: int) -> nn.Sequential:
     return nn.Sequential(nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.GELU())
@@ -62,11 +60,9 @@ class FastNet(nn.Module):
         return self.head(self.blocks(self.stem(x))) * self.scale
 
 
-@register("fastnet", "residual CNN 32-64-128 with a pooled stem, for the fast preset (not in the paper)", family="cnn")
 def fastnet() -> FastNet:
     return FastNet((32, 64, 128), (True, True), stem_pool=True)
 
 
-@register("fastnet-wide", "fastnet at twice the width, 64-128-256, for the best preset (not in the paper)", family="cnn")
 def fastnet_wide() -> FastNet:
     return FastNet((64, 128, 256), (True, True), stem_pool=True)

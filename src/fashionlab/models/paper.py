@@ -12,7 +12,6 @@ from __future__ import annotations
 from torch import nn
 
 from .layers import UnitNormConv2d, batch_norm, conv3x3, dense
-from .registry import register
 
 DROPOUT = 0.2
 N_CLASSES = 10
@@ -28,17 +27,14 @@ def _ann(widths: list[int]) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
-@register("ann-1", "paper ANN-1: Dense 512-256-128 (three hidden layers)", family="ann")
 def ann_1() -> nn.Sequential:
     return _ann([512, 256, 128])
 
 
-@register("ann-2", "paper ANN-2: same layers as ANN-1", family="ann")
 def ann_2() -> nn.Sequential:
     return _ann([512, 256, 128])
 
 
-@register("ann-3", "paper ANN-3: Dense 512-256-128-64-32 (five hidden layers)", family="ann")
 def ann_3() -> nn.Sequential:
     return _ann([512, 256, 128, 64, 32])
 
@@ -66,16 +62,13 @@ def _cnn(blocks: list[tuple[int, bool]], unit_norm: bool = False) -> nn.Sequenti
     return nn.Sequential(*layers)
 
 
-@register("cnn-1", "paper CNN-1: two conv blocks (32, 64), BN, dropout 0.2 (fourteen hidden layers)", family="cnn")
 def cnn_1() -> nn.Sequential:
     return _cnn([(32, False), (64, False)])
 
 
-@register("cnn-2", "paper CNN-2: CNN-1 plus a BN and unit-norm kernels (fifteen hidden layers)", family="cnn")
 def cnn_2() -> nn.Sequential:
     return _cnn([(32, True), (64, False)], unit_norm=True)
 
 
-@register("cnn-3", "paper CNN-3: three conv blocks (32, 64, 128) (nineteen hidden layers)", family="cnn")
 def cnn_3() -> nn.Sequential:
     return _cnn([(32, False), (64, False), (128, False)])

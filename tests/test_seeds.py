@@ -1,0 +1,80 @@
+"""`train --seeds`: one run per seed, a mean ± sd summary, restartable."""
+
+import json
+import statistics
+
+import pytest
+
+from fashionlab.cli import main
+from fashionlab.experiment import load_config
+from fashionlab.seeds import mean_sd, train_seeds
+from fashionlab.training import Interrupted
+
+pytestmark = pytest.mark.filterwarnings("ignore:.*unknown.*:UserWarning")
+
+
+def test_mean_sd_is_the_sample_standard_deviation():
+    stats = mean_sd([0.9, 0.92, 0.95])
+    assert stats["mean"] == pytest.approx(statistics.mean([0.9, 0.92, 0.95]))
+    assert stats["sd"] == pytest.approx(statistics.stdev([0.9, 0.92, 0.95])) and stats["n"] == 3
+    assert mean_sd([0.5])["sd"] is None
+
+
+def test_seeds_train_one_run_each_and_summarise_them(synthetic_dir, tmp_path, capsys):
+    out = tmp_path / "group"
+    argv = ["train", "ann-3", "--epochs", "2", "--train-limit", "200", "--device", "cpu", "--quiet",
+            "--data-dir", str(synthetic_dir), "--out", str(out), "--seeds", "0", "1"]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    summary = json.loads((out / "seeds.json").read_text())
+    accuracies = [json.loads((out / f"seed-{s}" / "metrics.json").read_text())["test_accuracy"] for s in (0, 1)]
+    assert summary["seeds"] == [0, 1] and summary["n"] == 2 and summary["runs"] == ["seed-0", "seed-1"]
+    stats = summary["metrics"]["test_accuracy"]
+    assert stats["values"] == accuracies and stats["mean"] == pytest.approx(sum(accuracies) / 2)
+    assert stats["sd"] == pytest.approx(statistics.stdev(accuracies))
+    assert f"{stats['mean']:.4f} ± {stats['sd']:.4f}" in printed and "test_accuracy" in printed
+    assert set(summary["per_class_accuracy"]) >= {"Shirt", "Trouser"}
+    assert [row["epoch"] for row in summary["history"]] == [1, 2] and "val_accuracy_sd" in summary["history"][0]
+    configs = [load_config(str(out / f"seed-{s}" / "config.toml")) for s in (0, 1)]
+    assert [c.seed for c in configs] == [0, 1]
+
+    # Started again: finished seeds are skipped, a new seed is added; other settings are refused.
+    assert main([*argv, "2"]) == 0
+    assert "finished earlier, skipped" in capsys.readouterr().out
+    assert json.loads((out / "seeds.json").read_text())["n"] == 3
+    assert main([*argv[:-3], "--lr", "0.5", "--seeds", "0"]) == 2
+    assert "other settings" in capsys.readouterr().err
+
+
+def test_an_interrupted_seed_resumes_and_gives_the_uninterrupted_numbers(synthetic_dir, tmp_path, monkeypatch):
+    from fashionlab import training
+
+    config = load_config("ann-3", {"epochs": 1, "train_limit": 200, "device": "cpu"})
+    kwargs = dict(data_dir=synthetic_dir, progress=False, log=lambda s: None)
+    straight = train_seeds(config, [0, 1], tmp_path / "straight", **kwargs).summary
+    original = training.train
+
+    def stop_in_seed_1(config, out, **kw):
+        if config.seed == 1 and not kw.get("resume"):
+            kw["should_stop"] = lambda epoch, step: (epoch, step) == (1, 2)
+        return original(config, out, **kw)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(training, "train", stop_in_seed_1)
+        with pytest.raises(Interrupted):
+            train_seeds(config, [0, 1], tmp_path / "resumed", **kwargs)
+    resumed = train_seeds(config, [0, 1], tmp_path / "resumed", **kwargs)
+    assert resumed.skipped == [0] and resumed.trained == [1]
+    assert resumed.summary["metrics"]["test_loss"]["values"] == straight["metrics"]["test_loss"]["values"]
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--seeds", "0", "0"], "a seed is given twice"),
+    (["--seeds", "-1"], "seed must be >= 0"),
+    (["--seed", "1", "--seeds", "0", "1"], "--seed and --seeds both given"),
+])
+def test_bad_seeds_are_one_line_errors(tmp_path, capsys, argv, message):
+    from conftest import one_line_exit_2
+
+    err = one_line_exit_2(["train", "ann-3", "--out", str(tmp_path / "never"), *argv], capsys)
+    assert message in err and not (tmp_path / "never").exists()
