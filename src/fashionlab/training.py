@@ -255,11 +255,15 @@ def train(
     progress: bool = True,
     should_stop: Callable[[int, int], bool] | None = None,
     log: Callable[[str], None] = print,
+    on_epoch: Callable[[dict], None] | None = None,
+    kind: str = "network",
 ) -> TrainResult:
     """Train `config` into run directory `out`, evaluate on the test set, write everything.
 
     `should_stop(epoch, step)` is checked after every batch (epochs count from 1, steps from 1);
-    returning True checkpoints and raises Interrupted, as Ctrl-C does.
+    returning True checkpoints and raises Interrupted, as Ctrl-C does. `on_epoch(row)` gets each
+    finished epoch's history row once it is checkpointed; an exception it raises ends the fit
+    there (a sweep's pruner does this). `kind` is the run kind recorded in metrics.json.
     """
     run, config, checkpoint = _open_run(config, out, resume)
     fit, load_seconds = _set_up(run, config, data_dir)
@@ -286,8 +290,10 @@ def train(
                 "seconds": round(state.sums["seconds"] + time.perf_counter() - started, 3),
             }
             stopped_early = _end_epoch(fit, state, row, log)
+            if on_epoch is not None:
+                on_epoch(row)
 
-    metrics = _finish(fit, state, load_seconds, training_started)
+    metrics = _finish(fit, state, load_seconds, training_started, kind)
     return TrainResult(run.path, state.history, metrics, config)
 
 
@@ -407,7 +413,7 @@ def _end_epoch(fit: _Fit, state: FitState, row: dict, log: Callable[[str], None]
     return stopped_early
 
 
-def _finish(fit: _Fit, state: FitState, load_seconds: float, training_started: float) -> dict:
+def _finish(fit: _Fit, state: FitState, load_seconds: float, training_started: float, kind: str) -> dict:
     """Score the chosen weights on the test set and write the results; weights.pt last marks the run finished."""
     run, config, dataset, history = fit.run, fit.config, fit.dataset, state.history
     if config.evaluate_weights == "best" and run.best_weights.is_file():
@@ -441,7 +447,7 @@ def _finish(fit: _Fit, state: FitState, load_seconds: float, training_started: f
         "parameters": summary.trainable,
         "classes": list(dataset.classes),
     })
-    run.write_metrics(metrics, "network")
+    run.write_metrics(metrics, kind)
     labels = np.asarray(dataset.test_labels)
     run.write_predictions(probabilities, labels, dataset.classes)
     run.write_figures(Scored(f"{config.name} ({dataset.release})", history, metrics, dataset.test_images, labels,
