@@ -47,7 +47,7 @@ from pathlib import Path
 from typing import Callable
 
 from .errors import ConfigError, UserError, did_you_mean
-from .experiment import FIELDS, load_config, read_config_text
+from .experiment import FIELDS, config_from_dict, load_config, read_config_text
 from .fileio import atomic_write_json
 from .runs import RunDir
 
@@ -257,13 +257,18 @@ def spec_from_dict(values: dict, source: str, folder: Path | None = None) -> Swe
         raise ConfigError(f"{source}: `set` must be a table of config keys ([set]).")
     if "name" in fixed:
         raise ConfigError(f"{source}: [set] name: the sweep names each trial's run itself; remove it.")
-    base_config = load_config(base, fixed)  # validates the base and [set]; names the bad key
+    try:
+        base_values = load_config(base).to_dict()
+    except ConfigError as exc:
+        raise ConfigError(f"{source}: base: {exc}") from None
+    base_config = config_from_dict({**base_values, **fixed}, f"{source}: [set]")  # the schema names the bad key
 
     search_table = values.get("search")
     if not isinstance(search_table, dict) or not search_table:
         raise ConfigError(f"{source}: no search space. Add a table per config key, e.g. "
                           '[search.lr] low = 1e-4, high = 0.1, log = true, or [search.optimizer] choices = ["adam", "sgd"].')
-    search = [_dimension(key, table, f"{source}: [search.{key}]", base, fixed) for key, table in search_table.items()]
+    search = [_dimension(key, table, f"{source}: [search.{key}]", base_config.to_dict(), fixed)
+              for key, table in search_table.items()]
 
     sweep = SweepSpec(name=spec["name"], description=spec["description"], source=source, base=base,
                       base_config=base_config.to_dict(), fixed=fixed, search=search,
@@ -284,7 +289,7 @@ def spec_from_dict(values: dict, source: str, folder: Path | None = None) -> Swe
     return sweep
 
 
-def _dimension(key, table, where: str, base: str, fixed: dict) -> Dimension:
+def _dimension(key, table, where: str, base_values: dict, fixed: dict) -> Dimension:
     if key not in FIELDS:
         raise ConfigError(f"{where}: unknown config key {key!r}.{did_you_mean(key, FIELDS)} "
                           f"Known keys: {', '.join(FIELDS)}.")
@@ -301,7 +306,7 @@ def _dimension(key, table, where: str, base: str, fixed: dict) -> Dimension:
     kind = FIELDS[key].metadata["kind"]
 
     def check(value):  # the config schema decides, with its own message naming the key
-        return getattr(load_config(base, {**fixed, key: value}), key)
+        return getattr(config_from_dict({**base_values, key: value}, where), key)
 
     if "choices" in table:
         if set(table) != {"choices"}:
