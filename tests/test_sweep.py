@@ -168,7 +168,7 @@ def test_slots_hand_a_failed_trials_slot_to_its_retry():
 
 def test_sqlite_default_three_tiny_trials_complete_and_are_ordinary_runs(tmp_path, capsys):
     data = write_dataset(tmp_path / "data")
-    spec = write(tmp_path / "tiny.toml", RANDOM.format(trials=3, epochs=2))
+    spec = write(tmp_path / "tiny.toml", RANDOM.format(trials=3, epochs=2).replace('pruner = "median"', ""))
     out = tmp_path / "sweep"
     code = main(["sweep", str(spec), "--out", str(out), "--data-dir", str(data), "--train-limit", "300", "--quiet"])
     printed = capsys.readouterr().out
@@ -177,22 +177,19 @@ def test_sqlite_default_three_tiny_trials_complete_and_are_ordinary_runs(tmp_pat
     storage = open_storage(f"sqlite:///{out / 'study.db'}")
     study = optuna.load_study(study_name="tiny", storage=storage)
     trials = study.get_trials()
-    assert len(trials) == 3 and all(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in trials)
-    complete = sum(t.state == TrialState.COMPLETE for t in trials)
-    assert f"study tiny: {complete} completed, {3 - complete} pruned, 0 failed; this worker ran 3" in printed
+    assert [t.state for t in trials] == [TrialState.COMPLETE] * 3
+    assert "study tiny: 3 completed, 0 pruned, 0 failed; this worker ran 3" in printed
     for t in trials:
         run = RunDir(out / "trials" / f"{t.number:04d}")
         record = run.read_trial()
         assert record["number"] == t.number and record["params"] == t.params
-        assert record["state"] == t.state.name.lower() and run.kind == "trial"
+        assert record["state"] == "complete" and run.kind == "trial"
+        assert record["value"] == pytest.approx(t.value)
         assert load_run(run.path).config["train_limit"] == 300
-        if t.state == TrialState.COMPLETE:
-            assert record["value"] == pytest.approx(t.value)
-            assert load_run(run.path).metrics["best_val_accuracy"] == pytest.approx(t.value)
+        assert load_run(run.path).metrics["best_val_accuracy"] == pytest.approx(t.value)
 
     # Trials are ordinary runs: evaluate and report work on them unchanged.
-    done = next(t for t in trials if t.state == TrialState.COMPLETE)
-    trial_dir = out / "trials" / f"{done.number:04d}"
+    trial_dir = out / "trials" / "0001"
     assert main(["evaluate", str(trial_dir), "--data-dir", str(data)]) == 0
     assert main(["report", str(trial_dir), "--out", str(tmp_path / "one.html")]) == 0
     capsys.readouterr()
@@ -200,12 +197,24 @@ def test_sqlite_default_three_tiny_trials_complete_and_are_ordinary_runs(tmp_pat
     # The sweep report: counts, the best trial linked, every trial in the table; no remote anything.
     assert main(["report", str(out), "--out", str(tmp_path / "sweep.html")]) == 0
     html = (tmp_path / "sweep.html").read_text()
-    best = max((t for t in trials if t.state == TrialState.COMPLETE), key=lambda t: t.value)
+    best = max(trials, key=lambda t: t.value)
     assert f"Best configuration: trial {best.number}" in html
     assert f'href="sweep/trials/{best.number:04d}/"' in html
     assert html.count('<tr><td data-v="') == 3  # one row per trial
     assert "http://" not in html.replace("http://www.w3.org", "") and "<script src" not in html
     assert "Parameter importance" in html and "Learning curves of the top" in html
+
+
+def test_a_pruned_trial_is_not_taken_for_a_finished_run(tmp_path, capsys):
+    run = RunDir(tmp_path / "trials" / "0004")
+    run.write_trial({"study": "s", "number": 4, "params": {"lr": 0.1}, "state": "pruned", "value": 0.5, "epochs_run": 2})
+    run.write_config({"name": "s-0004", "model": "ann-2"})
+    run.write_history([])
+    assert run.kind == "trial" and not run.is_complete
+    err = one_line_exit_2(["evaluate", str(run.path)], capsys)
+    assert "trial 4 of sweep 's', pruned after 2 epoch(s): it has no test results" in err
+    err = one_line_exit_2(["report", str(run.path), "--out", str(tmp_path / "r.html")], capsys)
+    assert "pruned after 2 epoch(s)" in err
 
 
 # ---------------------------------------------------------------- interrupted and started again
