@@ -6,7 +6,6 @@ ANN runs). The PostgreSQL tests need FASHIONLAB_TEST_POSTGRES (a database URL; `
 throwaway server and sets it): outside CI they skip without it, in CI they fail.
 """
 
-import json
 import os
 import signal
 import subprocess
@@ -71,25 +70,44 @@ def write(path: Path, text: str) -> Path:
     return path
 
 
-def worker(spec, out, data, *flags, wait=True):
-    """A sweep worker in its own process, as on another machine."""
-    argv = [sys.executable, "-m", "fashionlab", "sweep", str(spec), "--out", str(out), "--data-dir", str(data),
-            "--quiet", *flags]
-    env = {**os.environ, "PYTHONPATH": str(SRC), "OMP_NUM_THREADS": "1"}
-    if not wait:
-        return subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=300)
+class Worker:
+    """A sweep worker in its own process, as on another machine; its output goes to a file."""
+
+    def __init__(self, spec, out, data, *flags):
+        self.log = Path(f"{out}.log")
+        argv = [sys.executable, "-m", "fashionlab", "sweep", str(spec), "--out", str(out), "--data-dir", str(data),
+                "--quiet", *flags]
+        env = {**os.environ, "PYTHONPATH": str(SRC), "OMP_NUM_THREADS": "1"}
+        with open(self.log, "w") as fh:
+            self.proc = subprocess.Popen(argv, env=env, stdout=fh, stderr=subprocess.STDOUT, text=True)
+
+    @property
+    def output(self) -> str:
+        return self.log.read_text()
+
+    def finish(self, timeout=600) -> int:
+        return self.proc.wait(timeout=timeout)
+
+    def wait_for_epochs(self, run: Path, epochs: int, timeout=300) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            history = run / "history.csv"
+            if history.is_file() and len(history.read_text().splitlines()) > epochs:
+                return
+            assert self.proc.poll() is None, self.output
+            time.sleep(0.1)
+        raise AssertionError(f"{run} did not reach epoch {epochs}")
 
 
-def wait_for_epochs(run: Path, epochs: int, proc, timeout=120) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        history = run / "history.csv"
-        if history.is_file() and len(history.read_text().splitlines()) > epochs:
-            return
-        assert proc.poll() is None, proc.stdout.read()
-        time.sleep(0.1)
-    raise AssertionError(f"{run} did not reach epoch {epochs}")
+@pytest.fixture
+def workers():
+    """Start workers with workers.append(Worker(...)); any still running when the test ends is killed."""
+    started = []
+    yield started
+    for w in started:
+        if w.proc.poll() is None:
+            w.proc.kill()
+            w.proc.wait()
 
 
 def finished(study) -> list:
@@ -220,20 +238,21 @@ def test_a_pruned_trial_is_not_taken_for_a_finished_run(tmp_path, capsys):
 # ---------------------------------------------------------------- interrupted and started again
 
 
-def test_an_interrupted_sweep_resumes_where_it_stopped(tmp_path):
+def test_an_interrupted_sweep_resumes_where_it_stopped(tmp_path, workers):
     data = write_dataset(tmp_path / "data")
     spec = write(tmp_path / "tiny.toml", RANDOM.format(trials=2, epochs=12).replace("pruner = \"median\"", ""))
     out = tmp_path / "sweep"
-    proc = worker(spec, out, data, "--train-limit", "300", wait=False)
-    wait_for_epochs(out / "trials" / "0001", 3, proc)
-    proc.send_signal(signal.SIGINT)  # Ctrl-C: a checkpoint at the next batch, then exit 130
-    printed = proc.communicate(timeout=60)[0]
-    assert proc.returncode == 130, printed
-    assert "Run the same command again" in printed
+    first = Worker(spec, out, data, "--train-limit", "300")
+    workers.append(first)
+    first.wait_for_epochs(out / "trials" / "0001", 3)
+    first.proc.send_signal(signal.SIGINT)  # Ctrl-C: a checkpoint at the next batch, then exit 130
+    assert first.finish(60) == 130, first.output
+    assert "Run the same command again" in first.output
 
-    again = worker(spec, out, data, "--train-limit", "300")
-    assert again.returncode == 0, again.stdout
-    assert "retry of 1, resuming" in again.stdout
+    again = Worker(spec, out, data, "--train-limit", "300")
+    workers.append(again)
+    assert again.finish() == 0, again.output
+    assert "retry of 1, resuming" in again.output
     study = optuna.load_study(study_name="tiny", storage=open_storage(f"sqlite:///{out / 'study.db'}"))
     states = {t.number: t.state for t in study.get_trials()}
     assert states[1] == TrialState.FAIL and len(finished(study)) == 2
@@ -263,14 +282,13 @@ def postgres():
         pass
 
 
-def test_two_workers_share_one_study_and_run_each_trial_once(postgres, tmp_path):
+def test_two_workers_share_one_study_and_run_each_trial_once(postgres, tmp_path, workers):
     url, name = postgres
     data = write_dataset(tmp_path / "data")
     spec = write(tmp_path / "grid.toml", GRID.format(epochs=2))
     flags = ("--storage", url, "--study", name)
-    procs = [worker(spec, tmp_path / f"machine{i}", data, *flags, wait=False) for i in (1, 2)]
-    outputs = [p.communicate(timeout=300)[0] for p in procs]
-    assert [p.returncode for p in procs] == [0, 0], outputs
+    workers.extend(Worker(spec, tmp_path / f"machine{i}", data, *flags) for i in (1, 2))
+    assert [w.finish() for w in workers] == [0, 0], [w.output for w in workers]
 
     study = optuna.load_study(study_name=name, storage=open_storage(url))
     trials = study.get_trials()
@@ -287,25 +305,27 @@ def test_two_workers_share_one_study_and_run_each_trial_once(postgres, tmp_path)
         assert (record["number"], record["params"]) == (t.number, t.params)
 
 
-def test_a_worker_killed_mid_trial_leaves_a_failed_trial_and_another_finishes(postgres, tmp_path):
+def test_a_worker_killed_mid_trial_leaves_a_failed_trial_and_another_finishes(postgres, tmp_path, workers):
     url, name = postgres
     data = write_dataset(tmp_path / "data")
     spec = write(tmp_path / "tiny.toml", RANDOM.format(trials=2, epochs=12).replace("pruner = \"median\"", ""))
     flags = ("--storage", url, "--study", name, "--train-limit", "300")
     out = tmp_path / "machine"
-    first = worker(spec, out, data, *flags, wait=False)
-    wait_for_epochs(out / "trials" / "0000", 2, first)
-    first.send_signal(signal.SIGKILL)
-    first.communicate(timeout=30)
+    first = Worker(spec, out, data, *flags)
+    workers.append(first)
+    first.wait_for_epochs(out / "trials" / "0000", 2)
+    first.proc.send_signal(signal.SIGKILL)
+    assert first.finish(30) == -signal.SIGKILL
     study = optuna.load_study(study_name=name, storage=open_storage(url))
     assert study.get_trials()[0].state == TrialState.RUNNING  # nobody told Optuna anything
 
-    second = worker(spec, out, data, *flags)  # the same machine: it continues the dead trial's run
-    assert second.returncode == 0, second.stdout
+    second = Worker(spec, out, data, *flags)  # the same machine: it continues the dead trial's run
+    workers.append(second)
+    assert second.finish() == 0, second.output
     trials = study.get_trials()
     assert trials[0].state == TrialState.FAIL
     retry = next(t for t in trials if t.system_attrs.get("failed_trial") == 0)
     assert retry.state == TrialState.COMPLETE and retry.params == trials[0].params
-    assert "retry of 0, resuming" in second.stdout
+    assert "retry of 0, resuming" in second.output
     assert len(finished(study)) == 2 and sum(t.state == TrialState.COMPLETE for t in trials) == 2
     assert [r["epoch"] for r in RunDir(out / "trials" / "0000").read_history()] == list(range(1, 13))

@@ -241,7 +241,7 @@ def parallel_coordinates(params: dict[str, list], objective: list[float], path, 
     values = np.asarray(objective, dtype=float)
     finite = values[np.isfinite(values)]
     low, high = (finite.min(), finite.max()) if finite.size else (0.0, 1.0)
-    norm = plt.Normalize(low, high if high > low else low + 1e-9)
+    norm = plt.Normalize(low, high) if high > low else plt.Normalize(low - 1, high + 1)  # all equal: one colour
     for i in np.argsort(np.where(np.isfinite(values), values, low)):  # the best-coloured lines drawn last
         ax.plot(range(len(names)), [positions[n][i] for n in names], color=cmap(norm(values[i])), alpha=0.8, lw=1.4)
     for x, name in enumerate(names):
