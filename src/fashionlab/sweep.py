@@ -607,17 +607,27 @@ def run_sweep(spec: SweepSpec, out, storage_url: str | None = None, study_name: 
                 try:
                     _run_trial(study, trial, frozen, spec, folder, study_name, data_dir, say)
                 except (Interrupted, KeyboardInterrupt):
-                    study.tell(trial, state=TrialState.FAIL)
-                    retry(study, storage.get_trial(trial._trial_id))  # the next run continues it
+                    if _fail(study, storage, trial):
+                        retry(study, storage.get_trial(trial._trial_id))  # the next run continues it
                     raise
                 except BaseException:
-                    study.tell(trial, state=TrialState.FAIL)
+                    _fail(study, storage, trial)
                     raise
     finally:
         if bar is not None:
             bar.close()
     trials = study.get_trials(deepcopy=False)
     return SweepResult(folder, study_name, state_counts(trials), best_trial(trials, spec.direction), ran)
+
+
+def _fail(study, storage, trial) -> bool:
+    """Tell a trial that raised FAIL, unless it was told already (the error came after); whether it was."""
+    from optuna.trial import TrialState
+
+    if storage.get_trial(trial._trial_id).state != TrialState.RUNNING:
+        return False
+    study.tell(trial, state=TrialState.FAIL)
+    return True
 
 
 def _run_trial(study, trial, frozen, spec: SweepSpec, folder: Path, study_name: str, data_dir, say) -> None:
@@ -643,16 +653,17 @@ def _run_trial(study, trial, frozen, spec: SweepSpec, folder: Path, study_name: 
             shutil.rmtree(run.path)
     trial.set_user_attr("run_dir", str(run.path.resolve()))
     trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
+    done = run.read_history() if resume else []
     record = {"study": study_name, "number": trial.number, "retry_of": history, "params": params,
               "objective": spec.objective, "direction": spec.direction, "state": "running", "value": None,
-              "epochs_run": 0}
+              "epochs_run": len(done)}
     run.write_trial(record)
     shown = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in params.items())
     say(f"trial {trial.number}: {shown}" + (f" (retry of {history[-1]}, resuming)" if resume else
                                            f" (retry of {history[-1]})" if history else ""))
 
     best = {"value": None}  # the objective so far, for best_* objectives: a resumed trial starts from its history
-    for row in run.read_history() if resume else []:
+    for row in done:
         _epoch_value(spec.objective, row, best)
 
     def report(row: dict) -> None:
