@@ -35,7 +35,6 @@ GRID = """
 name = "grid"
 base = "ann-2"
 sampler = "grid"
-heartbeat_seconds = 1
 [set]
 epochs = {epochs}
 train_limit = 300
@@ -50,7 +49,7 @@ name = "tiny"
 base = "ann-2"
 sampler = "random"
 trials = {trials}
-heartbeat_seconds = 1
+heartbeat_seconds = 5
 pruner = "median"
 pruner_startup_trials = 1
 [set]

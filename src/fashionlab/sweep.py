@@ -605,7 +605,7 @@ def run_sweep(spec: SweepSpec, out, storage_url: str | None = None, study_name: 
                     study.sampler = _sampler(spec, spec.seed + trial.number)
                 ran.append(trial.number)
                 try:
-                    _run_trial(study, trial, frozen, spec, folder, study_name, data_dir, say)
+                    _run_trial(study, storage, trial, frozen, spec, folder, study_name, data_dir, say)
                 except (Interrupted, KeyboardInterrupt):
                     if _fail(study, storage, trial):
                         retry(study, storage.get_trial(trial._trial_id))  # the next run continues it
@@ -630,7 +630,12 @@ def _fail(study, storage, trial) -> bool:
     return True
 
 
-def _run_trial(study, trial, frozen, spec: SweepSpec, folder: Path, study_name: str, data_dir, say) -> None:
+class _TakenOver(Exception):
+    """Another worker failed this trial as dead (its heartbeat came late) and queued its retry."""
+
+
+def _run_trial(study, storage, trial, frozen, spec: SweepSpec, folder: Path, study_name: str, data_dir,
+               say) -> None:
     """Train one trial into trials/NNNN and tell Optuna how it ended (the caller tells a failure)."""
     optuna = _optuna()
     from optuna.trial import TrialState
@@ -666,7 +671,27 @@ def _run_trial(study, trial, frozen, spec: SweepSpec, folder: Path, study_name: 
     for row in done:
         _epoch_value(spec.objective, row, best)
 
+    def still_mine() -> bool:
+        return storage.get_trial(trial._trial_id).state == TrialState.RUNNING
+
+    def tell(*args, **kwargs) -> bool:
+        """study.tell, unless another worker failed the trial meanwhile (then False)."""
+        try:
+            study.tell(trial, *args, **kwargs)
+        except ValueError:  # "Cannot tell a FAIL trial"
+            if still_mine():
+                raise
+            return False
+        return True
+
+    def taken_over() -> None:
+        run.write_trial({**record, "state": "failed"})
+        say(f"trial {trial.number}: another worker took it for dead (no heartbeat for {2 * spec.heartbeat_seconds} s) "
+            "and queued a retry; this worker goes on with the next trial")
+
     def report(row: dict) -> None:
+        if not still_mine():  # stop writing into a run directory that the retry may be using
+            raise _TakenOver
         value = _epoch_value(spec.objective, row, best)
         record["epochs_run"] = row["epoch"]
         trial.report(value, row["epoch"])
@@ -676,8 +701,11 @@ def _run_trial(study, trial, frozen, spec: SweepSpec, folder: Path, study_name: 
     try:
         result = train(config, run.path, data_dir=data_dir, resume=resume, progress=False,
                        log=lambda line: say(f"  trial {trial.number} {line}"), on_epoch=report, kind="trial")
+    except _TakenOver:
+        return taken_over()
     except optuna.TrialPruned:
-        study.tell(trial, state=TrialState.PRUNED)  # Optuna records the last reported value as its value
+        if not tell(state=TrialState.PRUNED):  # Optuna records the last reported value as its value
+            return taken_over()
         value = best["value"]
         run.write_trial({**record, "state": "pruned", "value": value})
         say(f"trial {trial.number}: pruned after epoch {record['epochs_run']} ({spec.objective} so far {_fmt(value)})")
@@ -688,7 +716,8 @@ def _run_trial(study, trial, frozen, spec: SweepSpec, folder: Path, study_name: 
     value = result.metrics[spec.objective]
     if not math.isfinite(value):  # a diverged run: the worst value, not a failure of the worker
         value = math.inf if spec.direction == "minimize" else -math.inf
-    study.tell(trial, value)
+    if not tell(value):
+        return taken_over()
     run.write_trial({**record, "state": "complete", "value": value, "epochs_run": len(result.history)})
     say(f"trial {trial.number}: {spec.objective} {_fmt(value)} (test accuracy {result.metrics['test_accuracy']:.4f})")
 
