@@ -6,7 +6,9 @@ ANN runs). The PostgreSQL tests need FASHIONLAB_TEST_POSTGRES (a database URL; `
 throwaway server and sets it): outside CI they skip without it, in CI they fail.
 """
 
+import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -150,6 +152,21 @@ def test_a_bad_spec_is_refused_before_anything_runs(body, words, tmp_path, capsy
         assert word in err, err
     assert str(spec) in err or "bad.toml" in err
     assert not (tmp_path / "out").exists()  # refused before any folder, study or trial
+
+
+@pytest.mark.parametrize("url, words", [
+    ("not a url", ["--storage 'not a url' is not a database URL"]),
+    ("postgresql://nobody:secret@127.0.0.1:1/none", ["cannot open the database", "postgresql://nobody@127.0.0.1:1/none"]),
+])
+def test_a_bad_storage_is_one_line_and_leaves_nothing(url, words, tmp_path, capsys):
+    data = write_dataset(tmp_path / "data")
+    spec = write(tmp_path / "tiny.toml", RANDOM.format(trials=1, epochs=1))
+    err = one_line_exit_2(["sweep", str(spec), "--storage", url, "--out", str(tmp_path / "out"),
+                           "--data-dir", str(data)], capsys)
+    for word in words:
+        assert word in err
+    assert "secret" not in err  # the password is never printed
+    assert not (tmp_path / "out").exists()
 
 
 def test_a_study_refuses_a_worker_with_another_spec(tmp_path):
@@ -328,3 +345,68 @@ def test_a_worker_killed_mid_trial_leaves_a_failed_trial_and_another_finishes(po
     assert "retry of 0, resuming" in second.output
     assert len(finished(study)) == 2 and sum(t.state == TrialState.COMPLETE for t in trials) == 2
     assert [r["epoch"] for r in RunDir(out / "trials" / "0000").read_history()] == list(range(1, 13))
+
+
+# ---------------------------------------------------------------- the report, in a browser
+
+
+def fake_sweep(folder: Path) -> list[tuple[int, float, str]]:
+    """A sweep folder whose study holds five finished trials (no training); returns (number, value, state)."""
+    from optuna.distributions import CategoricalDistribution, FloatDistribution
+
+    from fashionlab.sweep import SPEC_ATTR, sqlite_url
+
+    folder.mkdir(parents=True)
+    study = optuna.create_study(storage=open_storage(sqlite_url(folder)), study_name="fake", direction="maximize")
+    spec = {"objective": "best_val_accuracy", "sampler": "tpe", "seed": 0, "pruner": "median", "trials": 5,
+            "search": {"lr": {"low": 1e-4, "high": 0.1, "log": True}, "optimizer": {"choices": ["adam", "sgd"]}}}
+    study.set_user_attr(SPEC_ATTR, spec)
+    dist = {"lr": FloatDistribution(1e-4, 0.1, log=True), "optimizer": CategoricalDistribution(["adam", "sgd"])}
+    made = [(0.001, "adam", 0.86, TrialState.COMPLETE), (0.1, "sgd", 0.84, TrialState.COMPLETE),
+            (0.0001, "sgd", 0.31, TrialState.PRUNED), (0.01, "adam", 0.88, TrialState.COMPLETE),
+            (0.05, "adam", 0.80, TrialState.COMPLETE)]
+    for lr, optimizer, value, state in made:
+        study.add_trial(optuna.trial.create_trial(
+            params={"lr": lr, "optimizer": optimizer}, distributions=dist, state=state,
+            value=value, intermediate_values={1: value - 0.1, 2: value}))  # a pruned trial keeps its last value
+    (folder / "sweep.json").write_text(json.dumps({"study": "fake", "storage": None, "spec": spec}))
+    return [(n, v, s.name.lower()) for n, (_, _, v, s) in enumerate(made)]
+
+
+def test_the_sweep_report_counts_and_sorts_its_trials_in_a_browser(tmp_path, capsys):
+    trials = fake_sweep(tmp_path / "fake")
+    assert main(["report", str(tmp_path / "fake")]) == 0
+    html = (tmp_path / "fake" / "report.html").read_text()
+    assert "Best configuration: trial 3" in html and "<b>4</b>" in html and "<b>1</b>" in html  # 4 completed, 1 pruned
+    browser_path, driver_path = shutil.which("chromium") or shutil.which("chromium-browser"), shutil.which("chromedriver")
+    if not (browser_path and driver_path):
+        if os.environ.get("CI"):
+            pytest.fail("chromium and chromedriver are not installed; .ci/run installs Debian's chromium and chromium-driver")
+        pytest.skip("chromium and chromedriver are not installed (apt-get install chromium chromium-driver)")
+    webdriver = pytest.importorskip("selenium.webdriver")
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = browser_path
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-dev-shm-usage",
+                 f"--user-data-dir={tmp_path / 'profile'}"):
+        options.add_argument(flag)
+    browser = webdriver.Chrome(service=Service(driver_path), options=options)
+    try:
+        browser.get((tmp_path / "fake" / "report.html").as_uri())
+
+        def column(i):
+            return [r.find_elements(By.TAG_NAME, "td")[i].text for r in browser.find_elements(By.CSS_SELECTOR, "table.sortable tbody tr")]
+
+        complete = sorted((t for t in trials if t[2] == "complete"), key=lambda t: -t[1])
+        assert column(0) == [str(n) for n, _, _ in complete] + ["2"]  # best first, the pruned one after
+        headers = browser.find_elements(By.CSS_SELECTOR, "table.sortable th")
+        headers[0].click()  # trial number, ascending
+        assert column(0) == ["0", "1", "2", "3", "4"]
+        headers[0].click()  # and descending
+        assert column(0) == ["4", "3", "2", "1", "0"]
+        headers[2].click()  # the objective, ascending: numbers compared as numbers
+        assert [float(v) for v in column(2)] == sorted(v for _, v, _ in trials)
+    finally:
+        browser.quit()

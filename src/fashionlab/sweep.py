@@ -365,9 +365,13 @@ def public_url(url: str | None) -> str | None:
     """The storage URL without its password: what sweep.json and reports may show."""
     if url is None:
         return None
+    import sqlalchemy.exc
     from sqlalchemy.engine import make_url
 
-    return make_url(url).set(password=None).render_as_string(hide_password=False)
+    try:  # URL.set(password=None) would keep the password: None means "unchanged" there
+        return make_url(url)._replace(password=None).render_as_string(hide_password=False)
+    except sqlalchemy.exc.ArgumentError:
+        return url  # not a URL: open_storage says so
 
 
 def open_storage(url: str, heartbeat_seconds: int = 30, flag: str = "--storage"):
@@ -400,8 +404,8 @@ def open_storage(url: str, heartbeat_seconds: int = 30, flag: str = "--storage")
         except sqlalchemy.exc.ArgumentError as exc:
             raise UserError(f"{flag} {shown!r}: not a usable database URL ({exc}).") from None
         except ImportError as exc:
-            raise UserError(f"{flag} {shown}: the database driver is not installed ({exc}); "
-                            "pip install 'fashionlab[sweep]' brings the PostgreSQL one.") from None
+            raise UserError(f"{flag} {shown}: its database driver is not installed ({exc}). For PostgreSQL write "
+                            "postgresql://... (psycopg 3, which pip install 'fashionlab[sweep]' brings).") from None
         except sqlalchemy.exc.SQLAlchemyError as exc:
             reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
             raise UserError(f"{flag} {shown}: cannot open the database ({reason}). "
@@ -463,8 +467,8 @@ def is_sweep_folder(path) -> bool:
     return (Path(path) / SWEEP_FILE).is_file()
 
 
-def _claim_folder(folder: Path, spec: SweepSpec, study_name: str, storage_url: str | None) -> None:
-    """Write sweep.json, or check that the folder already belongs to this study."""
+def _check_folder(folder: Path, spec: SweepSpec, study_name: str, storage_url: str | None) -> dict:
+    """The sweep.json record for this worker, after checking that the folder is new or this study's."""
     record = {"study": study_name, "storage": public_url(storage_url), "spec": spec.to_dict()}
     path = folder / SWEEP_FILE
     if path.is_file():
@@ -479,8 +483,7 @@ def _claim_folder(folder: Path, spec: SweepSpec, study_name: str, storage_url: s
     elif folder.exists() and any(p.name not in (SQLITE_FILE, "trials") and not p.name.startswith(".")
                                  for p in folder.iterdir()):  # "." files: another worker's sweep.json being written
         raise UserError(f"{folder} is not empty and holds no sweep; give another --out.")
-    folder.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(path, record)
+    return record
 
 
 def read_folder(folder) -> dict:
@@ -563,10 +566,14 @@ def run_sweep(spec: SweepSpec, out, storage_url: str | None = None, study_name: 
     study_name = study_name or spec.name
     if not STUDY_NAME.fullmatch(study_name):
         raise UserError(f"--study {study_name!r}: use 1-100 letters, digits, '.', '_' or '-'.")
-    _claim_folder(folder, spec, study_name, storage_url)
+    record = _check_folder(folder, spec, study_name, storage_url)
     load_dataset(spec.base_config["release"], data_dir)  # a missing data folder fails here, before any trial
+    if storage_url is None:
+        folder.mkdir(parents=True, exist_ok=True)  # the SQLite file goes there
     storage = open_storage(storage_url or sqlite_url(folder), spec.heartbeat_seconds)
     study = open_study(spec, storage, study_name)
+    folder.mkdir(parents=True, exist_ok=True)  # only now: a database that cannot be reached leaves nothing
+    atomic_write_json(folder / SWEEP_FILE, record)
     retry = storage.get_heartbeat_stale_trial_callback()
     started, ran, waiting_said = time.monotonic(), [], False
     bar = _progress(progress, spec, study_name)
