@@ -877,13 +877,14 @@ def read_sweep(folder, storage_url: str | None = None) -> SweepView:
 
 
 def _importances(study) -> tuple[dict | None, str]:
-    """Optuna's parameter importances (its default evaluator, PED-ANOVA) over the completed trials."""
+    """Optuna's parameter importances (its default evaluator: PED-ANOVA in Optuna 5) over the completed trials."""
     optuna = _optuna()
     complete = [t for t in study.get_trials(deepcopy=False) if t.state.name == "COMPLETE"]
     if len(complete) < 2:
         return None, f"{len(complete)} completed trial(s): importances need at least two."
     try:
         return optuna.importance.get_param_importances(study), (
-            f"Optuna's get_param_importances (PED-ANOVA) over the {len(complete)} completed trials; they sum to 1.")
+            f"Optuna {optuna.__version__}'s get_param_importances, with its default evaluator, over the "
+            f"{len(complete)} completed trials; they sum to 1.")
     except (ValueError, RuntimeError) as exc:
         return None, f"importances could not be computed ({exc})."
