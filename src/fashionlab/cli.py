@@ -37,6 +37,7 @@ def _device_choices() -> tuple[str, ...]:
 TRAIN_FLAGS = ("epochs", "batch_size", "lr", "optimizer", "seed", "train_limit", "device", "release", "precision",
                "threads", "label", "tensorboard")
 REPRODUCE_FLAGS = ("device", "train_limit", "release", "precision", "threads", "tensorboard")
+SWEEP_FLAGS = ("epochs", "train_limit", "device")
 METAVARS = {"tensorboard": "DIR"}  # where the type alone would say TEXT
 
 
@@ -316,7 +317,23 @@ def cmd_predict(args) -> int:
 def cmd_report(args) -> int:
     from .fileio import check_output_file
     from .report.html import render_report
+    from .sweep import is_sweep_folder
 
+    sweeps = [p for p in args.run_dirs if is_sweep_folder(p)]
+    if sweeps:
+        if len(args.run_dirs) > 1:
+            raise UserError(f"{sweeps[0]} is a sweep folder: report one sweep at a time, without run directories.")
+        from .report.sweep import render_sweep_report
+
+        out = render_sweep_report(sweeps[0], args.out and check_output_file(args.out, "--out", "report.html"),
+                                  storage_url=args.storage)
+        print(f"wrote {out}")
+        return 0
+    if args.storage:
+        raise UserError("--storage is for a sweep folder's report; run directories need none.")
+    if not args.out:
+        raise UserError("--out FILE.html is required for a report of run directories (a sweep folder's report "
+                        "goes to SWEEP_DIR/report.html by default).")
     out = render_report(args.run_dirs, check_output_file(args.out, "--out", "report.html"), title=args.title)
     print(f"wrote {out} ({len(args.run_dirs)} run(s))")
     return 0
@@ -335,6 +352,35 @@ def cmd_reproduce(args) -> int:
         return 130
     print(result.table)
     print(f"report: {result.report}\nsummary: {result.summary}")
+    return 0
+
+
+def cmd_sweep(args) -> int:
+    from .report.sweep import render_sweep_report
+    from .sweep import load_spec, run_sweep
+    from .training import Interrupted
+
+    if args.trials is not None and args.trials < 1:
+        raise UserError(f"--trials {args.trials}: give a budget of at least 1 trial.")
+    spec = load_spec(args.spec, _config_overrides(args, SWEEP_FLAGS), trials=args.trials)
+    out = args.out or f"sweeps/{args.study or spec.name}"
+    try:
+        result = run_sweep(spec, out, storage_url=args.storage, study_name=args.study, data_dir=args.data_dir,
+                           progress=not args.quiet)
+    except Interrupted as stop:
+        print(f"fashionlab: {stop}. Run the same command again to continue: the trial resumes from its checkpoint.",
+              file=sys.stderr)
+        return 130
+    report = render_sweep_report(result.folder, storage_url=args.storage)
+    c = result.counts
+    print(f"study {result.study}: {c['complete']} completed, {c['pruned']} pruned, {c['failed']} failed"
+          + (f", {c['running']} still running elsewhere" if c["running"] else "")
+          + f"; this worker ran {len(result.ran)}")
+    if result.best:
+        b = result.best
+        shown = ", ".join(f"{k}={v}" for k, v in b["params"].items())
+        print(f"best: trial {b['number']}, {spec.objective} {b['value']:.4f} ({shown}); run directory {b['run_dir']}")
+    print(f"report: {report}")
     return 0
 
 
@@ -486,9 +532,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_predict)
 
     p = commands.add_parser("report", help="one self-contained HTML report of one run, or a comparison of several")
-    p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="run directories (networks, baselines, ensembles)")
-    p.add_argument("--out", required=True, help="HTML file to write")
+    p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="run directories, or one sweep folder")
+    p.add_argument("--out", help="HTML file to write (required for run directories; default for a sweep: SWEEP_DIR/report.html)")
     p.add_argument("--title", help="the report's title (default: from the runs)")
+    p.add_argument("--storage", help="a sweep's database URL, where the one its sweep.json records (password removed) is not enough")
     p.set_defaults(func=cmd_report)
 
     from .baselines import BASELINES
@@ -519,6 +566,20 @@ def build_parser() -> argparse.ArgumentParser:
                         "6 on a GPU machine finishes in the time of the longest run)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_reproduce)
+
+    p = commands.add_parser("sweep", help="an Optuna sweep over config keys: trials chosen and pruned, stored in "
+                                          "SQLite or a database shared by workers on many machines")
+    p.add_argument("spec", help="a shipped sweep (paper-ann, paper-cnn, fast) or a sweep TOML file")
+    p.add_argument("--storage", metavar="URL", help="database URL shared by all workers, e.g. "
+                   "postgresql://USER:PASSWORD@HOST/DB (default: SQLite, OUT/study.db)")
+    p.add_argument("--study", metavar="NAME", help="study name in the storage (default: the spec's name)")
+    p.add_argument("--out", help="sweep folder: sweep.json, trials/NNNN run directories, report.html "
+                                 "(default: sweeps/STUDY)")
+    p.add_argument("--trials", type=int, metavar="N", help="budget: trials in the study (default: the spec's)")
+    _add_config_flags(p, SWEEP_FLAGS)
+    _add_data_dir(p)
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_sweep)
 
     p = commands.add_parser("export", help="export a run's model to ONNX or TorchScript, checked on the test set")
     p.add_argument("run_dir", help="a finished network run's directory")

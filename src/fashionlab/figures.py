@@ -294,3 +294,99 @@ def overlaid_curves(curves: dict[str, list[list[dict]]], path, title: str = "") 
     fig.tight_layout()
     _legend_below(fig, handles, labels, min(len(handles), 4))
     save_figure(fig, path)
+
+
+def importance_bars(importances: dict[str, float], path, title: str = "") -> None:
+    """Horizontal bars of parameter importances, the most important on top."""
+    plt = _pyplot()
+    names = list(importances)[::-1]
+    fig, ax = plt.subplots(figsize=(7, 0.45 * len(names) + 1.2))
+    ax.barh(names, [importances[n] for n in names], color="#4a6fa5")
+    for y, name in enumerate(names):
+        ax.text(importances[name], y, f" {importances[name]:.2f}", va="center", fontsize=8)
+    ax.set_xlim(0, max(importances.values(), default=1) * 1.15 or 1)
+    ax.set_xlabel("importance (share of the objective's variation)")
+    ax.grid(axis="x", alpha=0.3)
+    ax.set_title(title or "parameter importance")
+    fig.tight_layout()
+    save_figure(fig, path)
+
+
+def parallel_coordinates(params: dict[str, list], objective: list[float], path, objective_name: str,
+                         log_scale=(), title: str = "") -> None:
+    """One vertical axis per parameter, then the objective; one line per trial, coloured by its objective.
+
+    Text values are spread evenly along their axis; numbers are scaled to their range (log10 for
+    `log_scale` keys), with the range's ends and middle labelled.
+    """
+    plt = _pyplot()
+    columns = {**params, objective_name: list(objective)}
+    positions, labels = {}, {}
+    for name, values in columns.items():
+        if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+            raw = np.log10(np.asarray(values, dtype=float)) if name in log_scale else np.asarray(values, dtype=float)
+            finite = raw[np.isfinite(raw)]
+            low, high = (finite.min(), finite.max()) if finite.size else (0.0, 1.0)
+            span = (high - low) or 1.0
+            positions[name] = np.clip(np.where(np.isfinite(raw), (raw - low) / span, 0.0), 0, 1)
+            show = (lambda t: f"{10 ** t:.3g}") if name in log_scale else (lambda t: f"{t:.4g}")
+            labels[name] = [(0.0, show(low)), (0.5, show(low + span / 2)), (1.0, show(high))] if high > low \
+                else [(0.0, show(low))]
+        else:
+            order = sorted({str(v) for v in values}, key=lambda s: [str(v) for v in values].index(s))
+            step = 1 / max(1, len(order) - 1)
+            positions[name] = np.array([order.index(str(v)) * step for v in values]) if len(order) > 1 \
+                else np.full(len(values), 0.5)
+            labels[name] = [(i * step if len(order) > 1 else 0.5, s) for i, s in enumerate(order)]
+    names = list(columns)
+    fig, ax = plt.subplots(figsize=(max(6, 2.2 * len(names)), 4.6))
+    cmap = plt.get_cmap("viridis")
+    values = np.asarray(objective, dtype=float)
+    finite = values[np.isfinite(values)]
+    low, high = (finite.min(), finite.max()) if finite.size else (0.0, 1.0)
+    norm = plt.Normalize(low, high) if high > low else plt.Normalize(low - 1, high + 1)  # all equal: one colour
+    for i in np.argsort(np.where(np.isfinite(values), values, low)):  # the best-coloured lines drawn last
+        ax.plot(range(len(names)), [positions[n][i] for n in names], color=cmap(norm(values[i])), alpha=0.8, lw=1.4)
+    for x, name in enumerate(names):
+        ax.axvline(x, color="#333", lw=0.8)
+        for y, text in labels[name]:
+            ax.text(x + 0.03, y, text, fontsize=7, va="center", ha="left",
+                    bbox=dict(boxstyle="round,pad=0.15", facecolor="white", edgecolor="none", alpha=0.8))
+    ax.set_xticks(range(len(names)), names)
+    ax.set_yticks([])
+    ax.set_xlim(-0.2, len(names) - 0.6)
+    ax.set_ylim(-0.05, 1.05)
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+    fig.colorbar(plt.cm.ScalarMappable(norm=norm, cmap=cmap), ax=ax, fraction=0.03, pad=0.02, label=objective_name)
+    ax.set_title(title or "parallel coordinates: one line per completed trial")
+    fig.tight_layout()
+    save_figure(fig, path)
+
+
+def optimization_history(points: list[tuple[int, float, str]], path, objective_name: str, maximize: bool,
+                         title: str = "") -> None:
+    """Each trial's objective by trial number (pruned ones at their last reported value), and the best so far."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(8, 3.6))
+    styles = {"complete": dict(marker="o", color="#4a6fa5", label="completed"),
+              "pruned": dict(marker="x", color="#c0504d", label="pruned (last reported value)")}
+    for state, style in styles.items():
+        chosen = [(n, v) for n, v, s in points if s == state and np.isfinite(v)]
+        if chosen:
+            ax.scatter(*zip(*chosen), s=22, **style)
+    best, line = None, []
+    for n, v, s in sorted(points):
+        if s == "complete" and np.isfinite(v):
+            best = v if best is None else (max(best, v) if maximize else min(best, v))
+        if best is not None:
+            line.append((n, best))
+    if line:
+        ax.step(*zip(*line), where="post", color="#2c7a2c", label="best so far")
+    ax.set_xlabel("trial number")
+    ax.set_ylabel(objective_name)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    ax.set_title(title or f"{objective_name} by trial")
+    fig.tight_layout()
+    save_figure(fig, path)

@@ -9,6 +9,7 @@
     best.pt            the weights with the best validation loss
     checkpoint.pt      everything needed to resume (model, optimizer, RNG states, history)
     summary.txt        the model summary
+    trial.json         a sweep trial's record: study, trial number, parameters, state, objective value
     the figures        RUN_FIGURES: one list of file names and captions, drawn here, shown by reports
 
 Other modules go through `RunDir` and `load_run`; none opens these files by name. They ask a run
@@ -16,6 +17,10 @@ its `kind` (KINDS), never the text of its config. The kind is recorded in metric
 results that make a run finished. Runs recorded before `kind` existed lack it: baselines and
 ensembles always wrote theirs, so such a run is a network; so is a directory without
 metrics.json that holds a checkpoint or weights (a network is the one kind written in steps).
+
+A sweep trial (kind `trial`) is a network run that a sweep started, with trial.json beside its
+files. A trial the sweep pruned, or one that failed, has trial.json and no metrics.json: it is
+not a finished run, and commands that need one say what it is.
 """
 
 from __future__ import annotations
@@ -43,6 +48,7 @@ else:  # pragma: no cover
 
 HISTORY_COLUMNS = ("epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "lr", "seconds")
 KINDS = ("network", "baseline", "ensemble", "trial")
+TRIAL_STATES = ("running", "complete", "pruned", "failed")  # trial.json's `state`
 RUN_FIGURES = (  # file name, caption: in the order reports show them
     ("learning_curves.png", "Learning curves: accuracy and loss, train against validation"),
     ("confusion_matrix.png", "Confusion matrix on the test set (counts)"),
@@ -85,6 +91,7 @@ class RunDir:
     best_weights = property(lambda self: self.path / "best.pt")
     checkpoint = property(lambda self: self.path / "checkpoint.pt")
     summary = property(lambda self: self.path / "summary.txt")
+    trial = property(lambda self: self.path / "trial.json")
 
     @property
     def is_complete(self) -> bool:
@@ -138,6 +145,8 @@ class RunDir:
         if self.metrics.is_file():
             kind = self.read_json(self.metrics).get("kind", "network")
             return kind if kind in KINDS else "network"
+        if self.trial.is_file():
+            return "trial"
         if self.checkpoint.is_file() or self.weights.is_file():
             return "network"
         return None
@@ -147,6 +156,13 @@ class RunDir:
         if not self.path.is_dir():
             raise UserError(f"{self.path}: no such run directory.")
         missing = [n for n in names if not (self.path / n).is_file()]
+        if missing and self.trial.is_file() and not self.metrics.is_file():
+            record = self.read_trial()
+            raise UserError(
+                f"{self.path} is trial {record.get('number')} of sweep {record.get('study')!r}, "
+                f"{record.get('state')} after {record.get('epochs_run', 0)} epoch(s): it has no test results. "
+                f"Train its config fully with `fashionlab train {self.config}`."
+            )
         if missing:
             raise UserError(
                 f"{self.path}: not a complete run directory (missing {', '.join(missing)}). "
@@ -218,6 +234,17 @@ class RunDir:
             raise ValueError(f"unknown run kind {kind!r}")
         metrics["kind"] = kind
         self.write_json(self.metrics, metrics)
+
+    def write_trial(self, record: dict) -> None:
+        """trial.json: a sweep trial's study, number, parameters, state (TRIAL_STATES) and objective value."""
+        if record.get("state") not in TRIAL_STATES:
+            raise ValueError(f"unknown trial state {record.get('state')!r}")
+        self.path.mkdir(parents=True, exist_ok=True)
+        self.write_json(self.trial, record)
+
+    def read_trial(self) -> dict | None:
+        """trial.json as written by write_trial; None when this run is not a sweep trial."""
+        return self.read_json(self.trial) if self.trial.is_file() else None
 
     def write_json(self, path: Path, obj) -> None:
         atomic_write_json(path, obj)
@@ -417,10 +444,10 @@ class RunRecord:
 
     @property
     def family(self) -> str | None:
-        """A network's model family as the model registry records it ('ann', 'cnn'); None for other kinds."""
+        """A network's (or sweep trial's) model family as the model registry records it ('ann', 'cnn'); None for other kinds."""
         from .models.registry import MODELS
 
-        entry = MODELS.get(self.config.get("model", "")) if self.kind == "network" else None
+        entry = MODELS.get(self.config.get("model", "")) if self.kind in ("network", "trial") else None
         return entry.family if entry else None
 
     @property

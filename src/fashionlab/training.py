@@ -285,19 +285,24 @@ def train(
     progress: bool = True,
     should_stop: Callable[[int, int], bool] | None = None,
     log: Callable[[str], None] = print,
+    on_epoch: Callable[[dict], None] | None = None,
+    kind: str = "network",
 ) -> TrainResult:
     """Train `config` into run directory `out`, evaluate on the test set, write everything.
 
     `should_stop(epoch, step)` is checked after every batch (epochs count from 1, steps from 1);
-    returning True checkpoints and raises Interrupted, as Ctrl-C does.
+    returning True checkpoints and raises Interrupted, as Ctrl-C does. `on_epoch(row)` gets each
+    finished epoch's history row once it is checkpointed; an exception it raises ends the fit
+    there (a sweep's pruner does this). `kind` is the run kind recorded in metrics.json.
     """
     run = RunDir(out)
     with run.writing():
-        return _train_locked(run, config, data_dir, resume, progress, should_stop, log)
+        return _train_locked(run, config, data_dir, resume, progress, should_stop, log, on_epoch, kind)
 
 
 def _train_locked(run: RunDir, config: ExperimentConfig, data_dir, resume: bool, progress: bool,
-                  should_stop: Callable[[int, int], bool] | None, log: Callable[[str], None]) -> TrainResult:
+                  should_stop: Callable[[int, int], bool] | None, log: Callable[[str], None],
+                  on_epoch: Callable[[dict], None] | None, kind: str) -> TrainResult:
     """`train`, with the run directory locked against any other writer."""
     config, checkpoint = _open_run(config, run, resume)
     board = open_board(config, run.path)  # None unless config.tensorboard; refuses early without the extra
@@ -336,8 +341,10 @@ def _train_locked(run: RunDir, config: ExperimentConfig, data_dir, resume: bool,
             stopped_early = _end_epoch(fit, state, row, log)
             if board is not None:
                 board.epoch(row)  # written and flushed: an interrupted run keeps its curves
+            if on_epoch is not None:
+                on_epoch(row)
 
-    metrics = _finish(fit, state, load_seconds, training_started)
+    metrics = _finish(fit, state, load_seconds, training_started, kind)
     if board is not None:
         board.finish(metrics, run.path)
     return TrainResult(run.path, state.history, metrics, config)
@@ -371,7 +378,8 @@ def _open_run(config: ExperimentConfig, run: RunDir, resume: bool) -> tuple[Expe
     checkpoint is gone (it would start again from epoch 1).
     """
     if not resume:
-        if run.checkpoint.is_file() or run.kind is not None:
+        # A sweep writes trial.json before its trial trains: only a run's results or state count.
+        if run.checkpoint.is_file() or run.metrics.is_file() or run.weights.is_file():
             raise UserError(f"{run.path} already holds a run. Pass --resume to continue it, or choose another --out.")
         return config, None
     if not run.config.is_file() or not (run.checkpoint.is_file() or run.is_complete):
@@ -505,7 +513,7 @@ def _end_epoch(fit: _Fit, state: FitState, row: dict, log: Callable[[str], None]
     return stopped_early
 
 
-def _finish(fit: _Fit, state: FitState, load_seconds: float, training_started: float) -> dict:
+def _finish(fit: _Fit, state: FitState, load_seconds: float, training_started: float, kind: str) -> dict:
     """Score the chosen weights on the test set and write the results; weights.pt last marks the run finished."""
     run, config, dataset, history = fit.run, fit.config, fit.dataset, state.history
     if config.evaluate_weights == "best" and run.best_weights.is_file():
@@ -543,7 +551,7 @@ def _finish(fit: _Fit, state: FitState, load_seconds: float, training_started: f
     })
     for text in metrics.get("warnings", []):  # a collapse onto one or two classes (evaluation.prediction_collapse)
         warnings.warn(f"{run.path}: {text}", stacklevel=3)
-    run.write_metrics(metrics, "network")
+    run.write_metrics(metrics, kind)
     labels = np.asarray(dataset.test_labels)
     run.write_predictions(probabilities, labels, dataset.classes)
     run.write_figures(Scored(f"{config.name} ({dataset.release})", history, metrics, dataset.test_images, labels,
