@@ -857,7 +857,7 @@ def read_sweep(folder, storage_url: str | None = None) -> SweepView:
     rows = []
     for t in trials:
         local = folder / "trials" / f"{(t.system_attrs.get('retry_history') or [t.number])[0]:04d}"
-        own = RunDir(local).read_trial() if (local / "trial.json").is_file() else None
+        own = RunDir(local).read_trial() if RunDir(local).trial.is_file() else None
         seconds = (t.datetime_complete - t.datetime_start).total_seconds() \
             if t.datetime_complete and t.datetime_start else None
         rows.append(TrialRow(
