@@ -8,10 +8,16 @@
   axis. Keras's default, `axis=0`, which the paper called, is the kernel's *rows* axis: for a Keras
   kernel (rows, cols, in, out) each length-3 column vector, one per (col, in, out), is normalised.
   `filter` (Keras `axis=[0, 1, 2]`) normalises each output filter's 3x3xC_in weights instead.
+- `Dropout` is nn.Dropout with CPU masks drawn from NumPy: the same rate and the same inverted
+  scaling, about 5x cheaper than torch's CPU bernoulli_ (which was a sixth of CNN-2's bf16 step).
 """
 
 from __future__ import annotations
 
+import functools
+import operator
+
+import numpy as np
 import torch
 from torch import nn
 
@@ -50,8 +56,60 @@ class UnitNormConv2d(nn.Conv2d):
     @torch.no_grad()
     def apply_constraint(self, axis: str = "rows") -> None:
         w = self.weight
-        norms = w.square().sum(dim=UNIT_NORM_DIMS[axis], keepdim=True).sqrt()
-        w.div_(norms + KERAS_EPSILON)
+        squares = w * w
+        if axis == "rows":  # the 3 row slices added: torch's reduction over a middle dim of 3 was 2x slower
+            sums = functools.reduce(operator.add, (squares.narrow(2, i, 1) for i in range(w.shape[2])))
+        else:
+            sums = squares.sum(dim=UNIT_NORM_DIMS[axis], keepdim=True)
+        w.div_(sums.sqrt_().add_(KERAS_EPSILON))
+
+
+class Dropout(nn.Dropout):
+    """nn.Dropout whose CPU masks come from NumPy's SFC64 generator; elsewhere it is nn.Dropout.
+
+    Torch's CPU generator (mt19937, one thread) cost about 1.4 ms per 32x32x14x14 mask. Here each
+    element keeps with probability 1 - p to within 2^-32, as a float draw would (a 32-bit word per
+    element), and the mask is built directly in x's dtype and memory layout, so applying it forward
+    and backward is one contiguous multiply. The generator is seeded from torch's global one, so a
+    run's seed fixes the masks and a checkpoint (which holds torch's RNG state) resumes them exactly.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0 or x.device.type != "cpu" or self.inplace:
+            return super().forward(x)
+        return _MaskMultiply.apply(x, _keep_mask(x, self.p))
+
+
+# Same-width signed torch and unsigned NumPy integer types, to write a float's bit pattern.
+_INTEGER_VIEWS = {2: (torch.int16, np.uint16), 4: (torch.int32, np.uint32), 8: (torch.int64, np.uint64)}
+
+
+def _keep_mask(x: torch.Tensor, p: float) -> torch.Tensor:
+    """1 / (1 - p) where an element is kept (probability 1 - p), 0 where it is dropped; x's dtype and layout."""
+    seed = int(torch.randint(0, 2**62, (1,)).item())
+    words = np.random.SFC64(seed).random_raw(-(-x.numel() // 2)).view(np.uint32)[: x.numel()]
+    kept = words >= np.uint32(round(p * 2**32))
+    # 0/1 times the scale's bit pattern (positive: its sign bit is clear) is the mask in x's dtype.
+    scale = torch.tensor(1.0 / (1.0 - p), dtype=x.dtype)
+    signed, unsigned = _INTEGER_VIEWS[scale.element_size()]
+    mask = torch.from_numpy(np.multiply(kept, unsigned(scale.view(signed).item()), dtype=unsigned)).view(x.dtype)
+    # Lay the mask out in x's memory order (channels_last included), so the multiply runs contiguously.
+    order = sorted(range(x.dim()), key=lambda d: -x.stride(d))
+    return mask.view([x.shape[d] for d in order]).permute([order.index(d) for d in range(x.dim())])
+
+
+class _MaskMultiply(torch.autograd.Function):
+    """x * mask with the mask saved (not x): backward is one multiply by the same mask."""
+
+    @staticmethod
+    def forward(ctx, x, mask):
+        ctx.save_for_backward(mask)
+        return x * mask
+
+    @staticmethod
+    def backward(ctx, grad):
+        (mask,) = ctx.saved_tensors
+        return grad * mask, None
 
 
 def batch_norm(features: int, dims: int) -> nn.Module:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from .layers import UnitNormConv2d, batch_norm, conv3x3, dense
+from .layers import Dropout, UnitNormConv2d, batch_norm, conv3x3, dense
 
 DROPOUT = 0.2
 N_CLASSES = 10
@@ -55,9 +55,9 @@ def _cnn(blocks: list[tuple[int, bool]], unit_norm: bool = False) -> nn.Sequenti
         layers += _conv(filters, filters, unit_norm)
         if second_bn:
             layers.append(batch_norm(filters, 2))
-        layers += [nn.MaxPool2d(2), nn.Dropout(DROPOUT)]
+        layers += [nn.MaxPool2d(2), Dropout(DROPOUT)]
         c_in, side = filters, side // 2
-    layers += [nn.Flatten(), dense(c_in * side * side, 256), nn.ReLU(), batch_norm(256, 1), nn.Dropout(DROPOUT)]
+    layers += [nn.Flatten(), dense(c_in * side * side, 256), nn.ReLU(), batch_norm(256, 1), Dropout(DROPOUT)]
     layers.append(dense(256, N_CLASSES))
     return nn.Sequential(*layers)
 

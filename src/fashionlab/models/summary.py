@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from .layers import UnitNormConv2d
+from .layers import Dropout, UnitNormConv2d
 
 KERAS_NAMES = {
     nn.Linear: "Dense",
@@ -21,6 +21,7 @@ KERAS_NAMES = {
     nn.BatchNorm2d: "BatchNormalization",
     nn.MaxPool2d: "MaxPooling2D",
     nn.Dropout: "Dropout",
+    Dropout: "Dropout",
     nn.Flatten: "Flatten",
 }
 ACTIVATIONS = (nn.ReLU, nn.GELU, nn.SiLU)
