@@ -87,7 +87,9 @@ def versus_keras2(steps: int, rounds: int) -> list[dict]:
     round times fashionlab bf16 and fp32 and Keras fp32 (its default) and mixed_bfloat16, and the
     ratios are taken within a round, so the machine's drift between rounds cancels.
     """
-    ours = [sys.executable, __file__, "--models", "cnn-2", "--steps", str(steps), "--repeats", "1", "--devices", "cpu"]
+    # The machine's state is measured once, by the parent: not again in each child process.
+    ours = [sys.executable, __file__, "--models", "cnn-2", "--steps", str(steps), "--repeats", "1", "--devices", "cpu",
+            "--reference-steps", "0"]
     peer = [sys.executable, str(Path(__file__).with_name("keras2_peer.py")), "throughput", "--steps", str(steps)]
     pairs = {"fashionlab bf16 / Keras 2 fp32 (each stack's default)": ("bf16", "fp32"),
              "fashionlab fp32 / Keras 2 fp32": ("fp32", "fp32"),
