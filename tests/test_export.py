@@ -23,7 +23,8 @@ def runs(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("export")
     data = write_dataset(root / "data")
-    return data, {"cnn-2": tiny_run("cnn-2", data, root / "cnn2"), "fast": tiny_run("fast", data, root / "fast")}
+    return data, {"cnn-2": tiny_run("cnn-2", data, root / "cnn2"), "fast": tiny_run("fast", data, root / "fast"),
+                  "fast-shift-tta": tiny_run("fast", data, root / "fast-shift-tta", tta_shift=1)}
 
 
 def reference_probabilities(run_dir, data_dir):
@@ -34,11 +35,13 @@ def reference_probabilities(run_dir, data_dir):
     loaded = load_run_model(run_dir, device="cpu")
     ds = load_dataset(data_dir=data_dir)
     logits = predict_logits(loaded.model.float(), to_input(ds.test_images, torch.device("cpu")), precision="fp32",
-                            channels_last=loaded.channels_last, tta_flip=loaded.config.tta_flip)
+                            channels_last=loaded.channels_last, tta_flip=loaded.config.tta_flip,
+                            tta_shift=loaded.config.tta_shift)
     return torch.softmax(logits, 1).numpy(), ds
 
 
-@pytest.mark.parametrize("name", ["cnn-2", "fast"])  # fast has flip TTA: the export must average the mirror
+# fast has flip TTA: the export must average the mirror; fast-shift-tta the shifted views too
+@pytest.mark.parametrize("name", ["cnn-2", "fast", "fast-shift-tta"])
 def test_onnx_export_matches_pytorch_and_carries_metadata(runs, name, tmp_path, capsys):
     from fashionlab.export import read_onnx_metadata
 
@@ -49,7 +52,8 @@ def test_onnx_export_matches_pytorch_and_carries_metadata(runs, name, tmp_path, 
     assert "100 of 100" in printed and "largest probability difference" in printed
     meta = read_onnx_metadata(out)
     metrics = json.loads((run_dirs[name] / "metrics.json").read_text())
-    assert json.loads(meta["class_names"])[0] == "T-shirt/top" and meta["tta_flip"] == ("true" if name == "fast" else "false")
+    assert json.loads(meta["class_names"])[0] == "T-shirt/top" and meta["tta_flip"] == ("false" if name == "cnn-2" else "true")
+    assert meta["tta_shift"] == ("1" if name == "fast-shift-tta" else "0")
     assert float(meta["test_accuracy"]) == pytest.approx(metrics["test_accuracy"], abs=1e-6)
     assert {"release", "input_scaling", "fashionlab_version"} <= set(meta)
 
@@ -68,7 +72,7 @@ def test_torchscript_export(runs, tmp_path, capsys):
     assert main(["export", str(run_dirs["fast"]), "--format", "torchscript", "--out", str(out), "--data-dir", str(data)]) == 0
     extra = {"metadata.json": ""}
     module = torch.jit.load(str(out), _extra_files=extra)
-    assert json.loads(extra["metadata.json"])["model"] == "fastnet"
+    assert json.loads(extra["metadata.json"])["model"] == "fastnet2"
     expected, ds = reference_probabilities(run_dirs["fast"], data)
     got = module(torch.from_numpy(ds.test_images.astype(np.float32)[:, None] / 255)).detach().numpy()
     np.testing.assert_allclose(got, expected, atol=1e-4)

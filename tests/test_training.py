@@ -346,3 +346,54 @@ def test_resume_may_change_label_and_threads_but_not_the_experiment(synthetic_di
     result = train(relabelled, tmp_path / "r", data_dir=synthetic_dir, resume=True, progress=False, log=lambda s: None)
     assert load_config(str(result.run_dir / "config.toml")).label == "renamed"
     assert result.metrics["train_count"] == 134 and result.metrics["validation_count"] == 66
+
+
+def test_multi_crop_tta_weighs_the_centre_half_and_each_diagonal_shift_a_quarter():
+    from fashionlab.evaluation import predict_logits, translate
+
+    x = torch.zeros(1, 1, 4, 4)
+    x[0, 0, 1, 2] = 1.0
+    assert translate(x, 1, 1)[0, 0, 2, 3] == 1 and translate(x, -1, -1)[0, 0, 0, 1] == 1
+    assert translate(x, 1, 1).sum() == 1 and translate(x, 3, 3).sum() == 0  # moved off the edge: background
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 10))
+    x = torch.rand(5, 1, 28, 28)
+    with torch.no_grad():
+        def mirrored(v):
+            return (model(v) + model(v.flip(-1))) / 2
+        expected = mirrored(x) / 2 + (mirrored(translate(x, 2, 2)) + mirrored(translate(x, -2, -2))) / 4
+    torch.testing.assert_close(predict_logits(model, x, tta_flip=True, tta_shift=2), expected)
+
+
+def test_alternating_flips_mirror_each_image_in_every_other_epoch(synthetic_dir, tmp_path):
+    config = load_config("fast", {"epochs": 3, "train_limit": 200, "device": "cpu", "alternate_flip": True,
+                                  "batch_size": 50})
+    from fashionlab.training import _set_up
+    from fashionlab.runs import RunDir
+
+    fit, _ = _set_up(RunDir(tmp_path / "r"), config, synthetic_dir)
+    index = torch.arange(fit.split.train_y.shape[0])
+    first, second, third = (fit.flips(index, epoch) for epoch in (1, 2, 3))
+    assert torch.equal(second, ~first) and torch.equal(third, first)
+    assert 0.3 < first.float().mean() < 0.7  # the first epoch's flips are a seeded coin toss per image
+    x = fit.split.train_x[:4]
+    out = augment_batch(x, torch.Generator(), flip=True, flips=torch.tensor([True, False, True, False]))
+    assert torch.equal(out[0], x[0].flip(-1)) and torch.equal(out[1], x[1])
+
+
+def test_ema_weights_are_validated_tested_saved_and_resumed_exactly(synthetic_dir, tmp_path):
+    config = load_config("fast", {"epochs": 2, "train_limit": 240, "batch_size": 32, "device": "cpu", "ema": 0.9,
+                                  "alternate_flip": True, "tta_shift": 1})
+    kwargs = dict(data_dir=synthetic_dir, progress=False, log=lambda s: None)
+    straight = train(config, tmp_path / "a", **kwargs)
+    with pytest.raises(Interrupted):
+        train(config, tmp_path / "b", should_stop=lambda e, s: (e, s) == (2, 2), **kwargs)
+    resumed = train(config, tmp_path / "b", resume=True, **kwargs)
+    assert _history_without_time(resumed.history) == _history_without_time(straight.history)
+    saved = torch.load(tmp_path / "a" / "weights.pt", weights_only=True)
+    averaged = torch.load(tmp_path / "a" / "checkpoint.pt", weights_only=False)["ema"]
+    assert all(torch.equal(saved[k], averaged[f"module.{k}"]) for k in saved)  # the averaged weights are the run's
+    last = torch.load(tmp_path / "a" / "checkpoint.pt", weights_only=False)["model"]
+    assert any(not torch.equal(saved[k], last[k]) for k in saved if saved[k].is_floating_point())
+    metrics, disagreements = evaluate_run(tmp_path / "a", data_dir=synthetic_dir)
+    assert disagreements == []  # evaluate scores the saved (averaged) weights with the same multi-crop TTA

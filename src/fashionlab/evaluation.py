@@ -24,10 +24,34 @@ def to_input(images: np.ndarray, device: torch.device) -> torch.Tensor:
     return x.unsqueeze(1).float().div_(255)
 
 
+def translate(images: torch.Tensor, dy: int, dx: int) -> torch.Tensor:
+    """Images moved down by dy and right by dx pixels (negative: up, left), the border filled with 0 (background)."""
+    h, w = images.shape[-2:]
+    padded = F.pad(images, (max(dx, 0), max(-dx, 0), max(dy, 0), max(-dy, 0)))
+    return padded[..., max(-dy, 0) : max(-dy, 0) + h, max(-dx, 0) : max(-dx, 0) + w]
+
+
+def tta_logits(model: torch.nn.Module, images: torch.Tensor, flip: bool = False, shift: int = 0) -> torch.Tensor:
+    """The model's logits for `images`, averaged over test-time views (fp32).
+
+    With `flip`, each view is averaged with its mirror. With `shift`, as airbench's multi-crop TTA,
+    the unshifted view weighs 1/2 and the views moved by `shift` pixels down-right and up-left 1/4
+    each. Training, evaluation, predict and export all score through this one function.
+    """
+    def view(x: torch.Tensor) -> torch.Tensor:
+        logits = model(x).float()
+        return (logits + model(x.flip(-1)).float()) / 2 if flip else logits
+
+    logits = view(images)
+    if shift:
+        logits = logits / 2 + (view(translate(images, shift, shift)) + view(translate(images, -shift, -shift))) / 4
+    return logits
+
+
 @torch.inference_mode()
 def predict_logits(model: torch.nn.Module, x: torch.Tensor, batch_size: int = 1000, channels_last: bool = False,
-                   precision: str = "fp32", tta_flip: bool = False) -> torch.Tensor:
-    """Logits for `x` in batches, in eval mode; with `tta_flip`, the mean over the image and its mirror."""
+                   precision: str = "fp32", tta_flip: bool = False, tta_shift: int = 0) -> torch.Tensor:
+    """Logits for `x` in batches, in eval mode, over the test-time views of `tta_logits`."""
     model.eval()
     outputs = []
     for start in range(0, x.shape[0], batch_size):
@@ -35,10 +59,7 @@ def predict_logits(model: torch.nn.Module, x: torch.Tensor, batch_size: int = 10
         if channels_last:
             batch = batch.contiguous(memory_format=torch.channels_last)
         with autocast(x.device, precision):
-            logits = model(batch).float()
-            if tta_flip:
-                logits = (logits + model(batch.flip(-1)).float()) / 2
-        outputs.append(logits)
+            outputs.append(tta_logits(model, batch, tta_flip, tta_shift))
     return torch.cat(outputs)
 
 
@@ -109,12 +130,13 @@ def prediction_collapse(confusion: list[list[int]], classes, batch_norm: bool) -
 
 
 def evaluate(model, images: np.ndarray, labels: np.ndarray, classes, device, batch_size=1000, channels_last=False,
-             precision="fp32", tta_flip=False):
+             precision="fp32", tta_flip=False, tta_shift=0):
     """Metrics dict and class probabilities (N, K) for a uint8 image array.
 
     The metrics carry a "warnings" list when the predictions collapse onto one or two classes.
     """
-    logits = predict_logits(model, to_input(images, device), batch_size, channels_last, precision, tta_flip)
+    logits = predict_logits(model, to_input(images, device), batch_size, channels_last, precision, tta_flip,
+                            tta_shift)
     y = torch.from_numpy(np.asarray(labels).astype(np.int64)).to(logits.device)
     loss, _ = loss_and_accuracy(logits, y)
     probabilities = torch.softmax(logits, 1).cpu().numpy()
@@ -189,7 +211,7 @@ def evaluate_run(run_dir, data_dir=None, device="auto", tta_flip: bool | None = 
     overridden = tta_flip is not None and tta_flip != config.tta_flip
     metrics, probabilities = evaluate(loaded.model, dataset.test_images, dataset.test_labels, dataset.classes,
                                       loaded.device, config.eval_batch_size, loaded.channels_last, loaded.precision,
-                                      config.tta_flip if tta_flip is None else tta_flip)
+                                      config.tta_flip if tta_flip is None else tta_flip, config.tta_shift)
     for text in metrics.get("warnings", []):
         warnings.warn(f"{run.path}: {text}", stacklevel=2)
     if overridden:

@@ -52,6 +52,8 @@ class ExperimentConfig:
     label_smoothing: float = field(default=0.0, metadata=_check(float, low=0, high=1, high_open=True,
                                                                  doc="share of the target spread over all classes"))
     tta_flip: bool = field(default=False, metadata=_check(bool, doc="average predictions over the image and its mirror"))
+    tta_shift: int = field(default=0, metadata=_check(int, low=0, high=4, doc="also average over views moved N pixels "
+                                                                              "diagonally (airbench's multi-crop TTA); 0 is off"))
     epochs: int = field(default=10, metadata=_check(int, low=1, doc="passes over the training set"))
     batch_size: int = field(default=32, metadata=_check(int, low=1, doc="images per optimizer step"))
     validation_split: float = field(default=0.2, metadata=_check(float, low=0, high=1, low_open=True, high_open=True,
@@ -60,6 +62,11 @@ class ExperimentConfig:
     flip: bool = field(default=True, metadata=_check(bool, doc="random horizontal flip (when augment)"))
     zoom: float = field(default=0.1, metadata=_check(float, low=0, high=0.5, doc="zoom range +-, as Keras's zoom_range"))
     shift: int = field(default=0, metadata=_check(int, low=0, high=8, doc="random shift of up to N pixels (when augment)"))
+    alternate_flip: bool = field(default=False, metadata=_check(bool, doc="flip each image in every other epoch, "
+                                                                        "from a random first epoch (airbench), instead of at random"))
+    ema: float = field(default=0.0, metadata=_check(float, low=0, high=1, high_open=True,
+                                                    doc="decay per step of an exponential moving average of the weights "
+                                                        "(and BatchNorm statistics) that is validated, tested and saved; 0 is off"))
     unit_norm_axis: str = field(default="rows", metadata=_check(str, choices=("rows", "filter"),
                                 doc="axis of unit-norm kernels (cnn-2): rows is Keras's unit_norm() default, axis=0; "
                                     "filter is axis=[0, 1, 2]"))

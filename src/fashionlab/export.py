@@ -36,17 +36,16 @@ class ExportCheckFailed(Exception):
 
 
 class ProbabilityModel(nn.Module):
-    """The run's model as it scores: softmax of the logits, averaged over the mirror when TTA is on."""
+    """The run's model as it scores: softmax of the logits, averaged over its test-time views (evaluation.tta_logits)."""
 
-    def __init__(self, model: nn.Module, tta_flip: bool):
+    def __init__(self, model: nn.Module, tta_flip: bool, tta_shift: int = 0):
         super().__init__()
-        self.model, self.tta_flip = model, tta_flip
+        self.model, self.tta_flip, self.tta_shift = model, tta_flip, tta_shift
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        logits = self.model(images)
-        if self.tta_flip:
-            logits = (logits + self.model(images.flip(-1))) / 2
-        return logits.softmax(-1)
+        from .evaluation import tta_logits
+
+        return tta_logits(self.model, images, self.tta_flip, self.tta_shift).softmax(-1)
 
 
 @dataclass
@@ -69,6 +68,7 @@ def _metadata(run_dir: Path, config, metrics: dict, release: str, classes) -> di
         "test_accuracy": f"{metrics.get('test_accuracy', float('nan')):.6f}",
         "input_scaling": INPUT_SCALING,
         "tta_flip": str(bool(config.tta_flip)).lower(),
+        "tta_shift": str(config.tta_shift),
         "source_run": str(run_dir),
     }
 
@@ -151,7 +151,8 @@ def export_run(run_dir, fmt: str = "onnx", out=None, data_dir=None) -> ExportRes
         raise UserError(f"--out {out} is a folder; name the file to write, e.g. {out / ('model' + SUFFIX[fmt])}.")
 
     # Export the fp32, contiguous-format model: the graph must not depend on this machine's settings.
-    module = ProbabilityModel(loaded.model.float().to(memory_format=torch.contiguous_format), loaded.config.tta_flip).eval()
+    module = ProbabilityModel(loaded.model.float().to(memory_format=torch.contiguous_format), loaded.config.tta_flip,
+                              loaded.config.tta_shift).eval()
     metadata = _metadata(run_dir, loaded.config, metrics, dataset.release, dataset.classes)
     x = to_input(dataset.test_images, torch.device("cpu"))
     reference = _torch_probabilities(module, x)

@@ -250,7 +250,8 @@ class Classifier:
         from .evaluation import predict_logits, to_input
 
         logits = predict_logits(self.run.model, to_input(images, self.run.device), channels_last=self.run.channels_last,
-                                precision=self.run.precision, tta_flip=self.config.tta_flip)
+                                precision=self.run.precision, tta_flip=self.config.tta_flip,
+                                tta_shift=self.config.tta_shift)
         return torch.softmax(logits, 1).cpu().numpy()
 
     def model_card(self) -> dict:
@@ -268,6 +269,7 @@ class Classifier:
             "test_accuracy": metrics.get("test_accuracy"), "test_loss": metrics.get("test_loss"),
             "parameters": summarize(self.run.model).trainable, "classes": list(self.classes),
             "confusion_matrix": metrics.get("confusion_matrix"), "tta_flip": self.config.tta_flip,
+            "tta_shift": self.config.tta_shift,
             "precision": self.run.precision, "device": str(self.run.device), "config": self.config.to_dict(),
             "fashionlab_version": __version__,
         }

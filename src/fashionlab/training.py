@@ -32,6 +32,7 @@ from typing import Callable
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from .data import Dataset, load_dataset
 from .data.augment import augment_batch
@@ -82,14 +83,15 @@ class TrainStep:
     """
 
     def __init__(self, model, optimizer, config: ExperimentConfig, aug_gen: torch.Generator, channels_last: bool,
-                 precision: str = "fp32"):
+                 precision: str = "fp32", ema: AveragedModel | None = None):
         self.model, self.optimizer, self.config = model, optimizer, config
-        self.aug_gen, self.channels_last, self.precision = aug_gen, channels_last, precision
+        self.aug_gen, self.channels_last, self.precision, self.ema = aug_gen, channels_last, precision, ema
 
-    def __call__(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def __call__(self, x: torch.Tensor, y: torch.Tensor, flips: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """`flips` (bool per image) replaces the random flips: the alternating-flip schedule."""
         config = self.config
         if config.augment:
-            x = augment_batch(x, self.aug_gen, flip=config.flip, zoom=config.zoom, shift=config.shift)
+            x = augment_batch(x, self.aug_gen, flip=config.flip, zoom=config.zoom, shift=config.shift, flips=flips)
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         with autocast(x.device, self.precision):
@@ -99,6 +101,8 @@ class TrainStep:
         loss.backward()
         self.optimizer.step()
         apply_constraints(self.model, config.unit_norm_axis)
+        if self.ema is not None:
+            self.ema.update_parameters(self.model)
         return loss.detach(), logits.detach()
 
 
@@ -217,9 +221,10 @@ class FitState:
     history: list[dict] = field(default_factory=list)
     best: dict = field(default_factory=lambda: {"val_loss": float("inf"), "epoch": 0})
 
-    def to_checkpoint(self, model, optimizer, rng: dict) -> dict:
+    def to_checkpoint(self, model, optimizer, rng: dict, ema: AveragedModel | None = None) -> dict:
         return {
             "model": model.state_dict(), "optimizer": optimizer.state_dict(), "rng": rng,
+            "ema": None if ema is None else ema.state_dict(),
             "history": self.history, "best": self.best, "epoch": self.epoch, "step": self.step,
             "perm": None if self.perm is None else self.perm.cpu(), "sums": self.sums,
         }
@@ -246,7 +251,13 @@ class _Fit:
     train_step: TrainStep
     shuffle_gen: torch.Generator
     aug_gen: torch.Generator
+    ema: AveragedModel | None = None  # the weights validated, tested and saved when config.ema is on
+    flip_bits: torch.Tensor | None = None  # each training image's flip in odd epochs, with alternate_flip
     environment: dict = field(default_factory=dict)
+
+    @property
+    def scoring_model(self) -> torch.nn.Module:
+        return self.model if self.ema is None else self.ema.module
 
     @property
     def steps_per_epoch(self) -> int:
@@ -262,6 +273,8 @@ class _Fit:
     def restore(self, checkpoint: dict) -> None:
         self.model.load_state_dict(checkpoint["model"])
         self.optimizer.load_state_dict(checkpoint["optimizer"])
+        if self.ema is not None:
+            self.ema.load_state_dict(checkpoint["ema"])
         rng = checkpoint["rng"]
         self.shuffle_gen.set_state(rng["shuffle"])
         self.aug_gen.set_state(rng["augment"])
@@ -270,11 +283,18 @@ class _Fit:
             torch.cuda.set_rng_state(rng["cuda"], self.device)
 
     def save_checkpoint(self, state: FitState) -> None:
-        self.run.save_state(self.run.checkpoint, state.to_checkpoint(self.model, self.optimizer, self.rng_state()))
+        self.run.save_state(self.run.checkpoint,
+                            state.to_checkpoint(self.model, self.optimizer, self.rng_state(), self.ema))
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
-        return predict_logits(self.model, x, self.config.eval_batch_size, self.channels_last, self.precision,
-                              self.config.tta_flip)
+        return predict_logits(self.scoring_model, x, self.config.eval_batch_size, self.channels_last, self.precision,
+                              self.config.tta_flip, self.config.tta_shift)
+
+    def flips(self, index: torch.Tensor, epoch: int) -> torch.Tensor | None:
+        """Which images of a batch to mirror under alternate_flip (None: random flips, or none)."""
+        if self.flip_bits is None:
+            return None
+        return self.flip_bits[index] ^ (epoch % 2 == 0)
 
 
 def train(
@@ -312,7 +332,7 @@ def _train_locked(run: RunDir, config: ExperimentConfig, data_dir, resume: bool,
         _check_same_data(run, fit.dataset)
         try:
             fit.restore(checkpoint)
-        except (RuntimeError, KeyError, ValueError, TypeError) as exc:  # another model's weights, or damaged
+        except (RuntimeError, KeyError, ValueError, TypeError, AttributeError) as exc:  # another model's, or damaged
             raise UserError(f"{run.checkpoint}: does not fit this run's model or optimizer ({type(exc).__name__}); "
                             "it is damaged or from another run. Start the run again with another --out.") from None
         state = FitState.from_checkpoint(checkpoint)
@@ -429,9 +449,15 @@ def _set_up(run: RunDir, config: ExperimentConfig, data_dir) -> tuple[_Fit, floa
     optimizer = make_optimizer(config, model.parameters())
     shuffle_gen = torch.Generator().manual_seed(config.seed)
     aug_gen = torch.Generator(device=device).manual_seed(config.seed + 1)
-    train_step = TrainStep(model, optimizer, config, aug_gen, channels_last, precision)
+    # BatchNorm's running statistics are averaged too, so the averaged model scores as it is.
+    ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(config.ema), use_buffers=True) if config.ema else None
+    flip_bits = None
+    if config.alternate_flip and config.augment and config.flip:
+        n = split.train_y.shape[0]
+        flip_bits = torch.randint(0, 2, (n,), generator=torch.Generator().manual_seed(config.seed + 2)).bool().to(device)
+    train_step = TrainStep(model, optimizer, config, aug_gen, channels_last, precision, ema)
     fit = _Fit(run, config, device, precision, dataset, split, model, channels_last, optimizer, train_step,
-               shuffle_gen, aug_gen)
+               shuffle_gen, aug_gen, ema, flip_bits)
     return fit, load_seconds
 
 
@@ -473,7 +499,7 @@ def _train_epoch(fit: _Fit, state: FitState, started: float, stop: Callable[[int
         lr = learning_rate_at(config, (state.epoch - 1) * steps_per_epoch + step - 1, config.epochs * steps_per_epoch)
         for group in fit.optimizer.param_groups:
             group["lr"] = lr
-        loss, logits = fit.train_step(split.train_x[index], y)
+        loss, logits = fit.train_step(split.train_x[index], y, fit.flips(index, state.epoch))
         loss_sum += loss * y.shape[0]
         correct += (logits.argmax(1) == y).sum()
         sums["seen"] += y.shape[0]
@@ -502,7 +528,7 @@ def _end_epoch(fit: _Fit, state: FitState, row: dict, log: Callable[[str], None]
         f"val_loss {row['val_loss']:.4f} val_acc {row['val_accuracy']:.4f}  ({row['seconds']:.1f} s)")
     if row["val_loss"] < state.best["val_loss"]:
         state.best = {"val_loss": row["val_loss"], "epoch": row["epoch"]}
-        run.save_state(run.best_weights, fit.model.state_dict())
+        run.save_state(run.best_weights, fit.scoring_model.state_dict())
     patience = config.early_stopping_patience
     stopped_early = bool(patience) and row["epoch"] - state.best["epoch"] >= patience
     if stopped_early:
@@ -516,12 +542,14 @@ def _end_epoch(fit: _Fit, state: FitState, row: dict, log: Callable[[str], None]
 def _finish(fit: _Fit, state: FitState, load_seconds: float, training_started: float, kind: str) -> dict:
     """Score the chosen weights on the test set and write the results; weights.pt last marks the run finished."""
     run, config, dataset, history = fit.run, fit.config, fit.dataset, state.history
+    if fit.ema is not None:  # the averaged weights are the run's final weights
+        fit.model.load_state_dict(fit.ema.module.state_dict())
     if config.evaluate_weights == "best" and run.best_weights.is_file():
         fit.model.load_state_dict(run.load_state(run.best_weights))
     eval_started = time.perf_counter()
     metrics, probabilities = evaluate(fit.model, dataset.test_images, dataset.test_labels, dataset.classes,
                                       fit.device, config.eval_batch_size, fit.channels_last, fit.precision,
-                                      config.tta_flip)
+                                      config.tta_flip, config.tta_shift)
     done = time.perf_counter()
     final = history[-1] if history else {}
     summary = summarize(fit.model)

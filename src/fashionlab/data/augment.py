@@ -35,9 +35,14 @@ def random_affine(images: torch.Tensor, zoom: float, shift: int, generator: torc
 
 
 def augment_batch(images: torch.Tensor, generator: torch.Generator, flip: bool = True, zoom: float = 0.0,
-                  shift: int = 0) -> torch.Tensor:
-    """Augment a float batch (N, C, H, W). Deterministic given the generator's state."""
-    if flip:
+                  shift: int = 0, flips: torch.Tensor | None = None) -> torch.Tensor:
+    """Augment a float batch (N, C, H, W). Deterministic given the generator's state.
+
+    `flips` (bool, N), when given, says which images to mirror instead of a random draw.
+    """
+    if flips is not None:
+        images = torch.where(flips.view(-1, 1, 1, 1), images.flip(-1), images)
+    elif flip:
         images = random_flip(images, generator)
     if zoom > 0 or shift > 0:
         images = random_affine(images, zoom, shift, generator)

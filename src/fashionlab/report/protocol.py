@@ -18,8 +18,8 @@ FULL_TRAIN_SET = 60_000  # training images of every release fashionlab knows (th
 # Config keys that change what a run learns; device, precision, batch sizes for evaluation, seed
 # and the like do not make a run another protocol.
 PROTOCOL_KEYS = ("model", "optimizer", "lr", "momentum", "weight_decay", "schedule", "warmup", "label_smoothing",
-                 "tta_flip", "batch_size", "validation_split", "augment", "flip", "zoom", "shift", "unit_norm_axis",
-                 "early_stopping_patience", "evaluate_weights")
+                 "tta_flip", "tta_shift", "batch_size", "validation_split", "augment", "flip", "alternate_flip", "zoom",
+                 "shift", "unit_norm_axis", "ema", "early_stopping_patience", "evaluate_weights")
 
 
 @lru_cache(maxsize=None)
