@@ -2,8 +2,9 @@
 
 Design, airbench-style: a cheap stem pools to 14x14 early (full-resolution convolutions are the
 expensive ones on a CPU), then conv-pool blocks, each with a residual pair of convolutions, and a
-global max-pool head. Every conv is followed by batch norm (no conv bias needed) and GELU. The
-final linear layer's output is scaled down, which keeps early logits small with label smoothing.
+global max-pool head. Every conv is followed by batch norm (no conv bias needed) and an
+activation (GELU in fastnet, ReLU in fastnet2). The final linear layer's output is scaled down,
+which keeps early logits small with label smoothing.
 """
 
 from __future__ import annotations
@@ -12,16 +13,19 @@ import torch
 from torch import nn
 
 
-def conv_bn(c_in: int, c_out: int) -> nn.Sequential:
-    return nn.Sequential(nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.GELU())
+ACTIVATIONS = {"gelu": nn.GELU, "relu": nn.ReLU}
+
+
+def conv_bn(c_in: int, c_out: int, act: str = "gelu") -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), ACTIVATIONS[act]())
 
 
 class Residual(nn.Module):
     adds_its_input = True  # models.summary records the skip, so the model diagram draws it
 
-    def __init__(self, channels: int):
+    def __init__(self, channels: int, act: str = "gelu"):
         super().__init__()
-        self.body = nn.Sequential(conv_bn(channels, channels), conv_bn(channels, channels))
+        self.body = nn.Sequential(conv_bn(channels, channels, act), conv_bn(channels, channels, act))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x + self.body(x)
@@ -30,27 +34,33 @@ class Residual(nn.Module):
 class Block(nn.Module):
     """conv -> 2x2 max-pool -> BN -> GELU, then an optional residual pair at the pooled size."""
 
-    def __init__(self, c_in: int, c_out: int, residual: bool):
+    def __init__(self, c_in: int, c_out: int, residual: bool, act: str = "gelu"):
         super().__init__()
         self.conv = nn.Conv2d(c_in, c_out, 3, padding=1, bias=False)
         self.pool = nn.MaxPool2d(2)
         self.norm = nn.BatchNorm2d(c_out)
-        self.act = nn.GELU()
-        self.residual = Residual(c_out) if residual else nn.Identity()
+        self.act = ACTIVATIONS[act]()
+        self.residual = Residual(c_out, act) if residual else nn.Identity()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.residual(self.act(self.norm(self.pool(self.conv(x)))))
 
 
 class FastNet(nn.Module):
-    def __init__(self, widths=(32, 64, 128), residual=(True, True), stem_pool: bool = True, scale: float = 0.125):
+    def __init__(self, widths=(32, 64, 128), residual=(True, True), stem_pool: bool = True, scale: float = 0.125,
+                 act: str = "gelu", pooled_stem_block: bool = False):
         super().__init__()
         stem, *rest = widths
-        # The stem's pool halves the resolution before the first wide convolution.
-        self.stem = nn.Sequential(conv_bn(1, stem), nn.MaxPool2d(2) if stem_pool else nn.Identity())
+        # The stem's pool halves the resolution before the first wide convolution. As a Block it
+        # pools right after the convolution, so BatchNorm and the activation run on a quarter of
+        # the pixels (they were a third of the step on the CPU).
+        if pooled_stem_block:
+            self.stem = Block(1, stem, residual=False, act=act)
+        else:
+            self.stem = nn.Sequential(conv_bn(1, stem, act), nn.MaxPool2d(2) if stem_pool else nn.Identity())
         blocks, c_in = [], stem
         for width, res in zip(rest, residual):
-            blocks.append(Block(c_in, width, res))
+            blocks.append(Block(c_in, width, res, act))
             c_in = width
         self.blocks = nn.Sequential(*blocks)
         self.head = nn.Sequential(nn.AdaptiveMaxPool2d(1), nn.Flatten(), nn.Linear(c_in, 10, bias=False))
@@ -66,3 +76,14 @@ def fastnet() -> FastNet:
 
 def fastnet_wide() -> FastNet:
     return FastNet((64, 128, 256), (True, True), stem_pool=True)
+
+
+# Version 2 (session 4): the stem pools before its BatchNorm, and ReLU replaces GELU. The same
+# parameters; steps 1.35x faster on the 2-core CPU (bf16 GELU and full-resolution BatchNorm were
+# a third of fastnet's step), with validation accuracy within seed noise of fastnet's at 4 epochs.
+def fastnet2() -> FastNet:
+    return FastNet((32, 64, 128), (True, True), act="relu", pooled_stem_block=True)
+
+
+def fastnet2_wide() -> FastNet:
+    return FastNet((64, 128, 256), (True, True), act="relu", pooled_stem_block=True)

@@ -40,10 +40,14 @@ MODELS: dict[str, ModelEntry] = {e.name: e for e in (
                871_402, 15, "paper:cnn_2"),
     ModelEntry("cnn-3", "paper CNN-3: three conv blocks (32, 64, 128) (nineteen hidden layers)", "cnn",
                585_130, 19, "paper:cnn_3"),
-    ModelEntry("fastnet", "residual CNN 32-64-128 with a pooled stem, for the fast preset (not in the paper)", "cnn",
+    ModelEntry("fastnet", "residual CNN 32-64-128 with a pooled stem (not in the paper)", "cnn",
                463_584, 19, "fast:fastnet"),
-    ModelEntry("fastnet-wide", "fastnet at twice the width, 64-128-256, for the best preset (not in the paper)", "cnn",
+    ModelEntry("fastnet-wide", "fastnet at twice the width, 64-128-256 (not in the paper)", "cnn",
                1_848_768, 19, "fast:fastnet_wide"),
+    ModelEntry("fastnet2", "fastnet with the stem pooled before BatchNorm and ReLU for GELU: 1.35x faster steps on "
+               "the CPU, for the fast preset (not in the paper)", "cnn", 463_584, 20, "fast:fastnet2"),
+    ModelEntry("fastnet2-wide", "fastnet2 at twice the width, 64-128-256, for the best preset (not in the paper)",
+               "cnn", 1_848_768, 20, "fast:fastnet2_wide"),
 )}
 
 
