@@ -44,7 +44,7 @@ MODELS: dict[str, ModelEntry] = {e.name: e for e in (
                463_584, 19, "fast:fastnet"),
     ModelEntry("fastnet-wide", "fastnet at twice the width, 64-128-256 (not in the paper)", "cnn",
                1_848_768, 19, "fast:fastnet_wide"),
-    ModelEntry("fastnet2", "fastnet with the stem pooled before BatchNorm and ReLU for GELU: 1.35x faster steps on "
+    ModelEntry("fastnet2", "fastnet with the stem pooled before BatchNorm and ReLU for GELU: 1.33x faster fast runs on "
                "the CPU, for the fast preset (not in the paper)", "cnn", 463_584, 20, "fast:fastnet2"),
     ModelEntry("fastnet2-wide", "fastnet2 at twice the width, 64-128-256, for the best preset (not in the paper)",
                "cnn", 1_848_768, 20, "fast:fastnet2_wide"),
