@@ -9,7 +9,8 @@
   kernel (rows, cols, in, out) each length-3 column vector, one per (col, in, out), is normalised.
   `filter` (Keras `axis=[0, 1, 2]`) normalises each output filter's 3x3xC_in weights instead.
 - `Dropout` is nn.Dropout with CPU masks drawn from NumPy: the same rate and the same inverted
-  scaling, about 5x cheaper than torch's CPU bernoulli_ (14% of CNN-2's profiled bf16 step).
+  scaling. A 32x32x14x14 bf16 mask takes 0.35 ms against 1.35 ms for torch's CPU bernoulli_ (which
+  was 14% of CNN-2's profiled bf16 step); the layer's forward and backward run 2.1x faster.
 """
 
 from __future__ import annotations
