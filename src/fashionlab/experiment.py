@@ -62,6 +62,9 @@ class ExperimentConfig:
     flip: bool = field(default=True, metadata=_check(bool, doc="random horizontal flip (when augment)"))
     zoom: float = field(default=0.1, metadata=_check(float, low=0, high=0.5, doc="zoom range +-, as Keras's zoom_range"))
     shift: int = field(default=0, metadata=_check(int, low=0, high=8, doc="random shift of up to N pixels (when augment)"))
+    random_erasing: float = field(default=0.0, metadata=_check(float, low=0, high=1,
+                                  doc="probability of erasing a random rectangle of each training image with noise "
+                                      "(Zhong et al. 2017, when augment); 0 is off"))
     alternate_flip: bool = field(default=False, metadata=_check(bool, doc="flip each image in every other epoch, "
                                                                         "from a random first epoch (airbench), instead of at random"))
     ema: float = field(default=0.0, metadata=_check(float, low=0, high=1, high_open=True,

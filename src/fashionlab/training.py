@@ -91,7 +91,8 @@ class TrainStep:
         """`flips` (bool per image) replaces the random flips: the alternating-flip schedule."""
         config = self.config
         if config.augment:
-            x = augment_batch(x, self.aug_gen, flip=config.flip, zoom=config.zoom, shift=config.shift, flips=flips)
+            x = augment_batch(x, self.aug_gen, flip=config.flip, zoom=config.zoom, shift=config.shift, flips=flips,
+                              erasing=config.random_erasing)
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         with autocast(x.device, self.precision):

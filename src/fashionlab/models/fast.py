@@ -87,3 +87,10 @@ def fastnet2() -> FastNet:
 
 def fastnet2_wide() -> FastNet:
     return FastNet((64, 128, 256), (True, True), act="relu", pooled_stem_block=True)
+
+
+# For the max preset (session 5): three times fastnet2's width, 96-192-384. A step costs 2.3x
+# fastnet2-wide's on the 2-core CPU; the max preset spends its two hours on width, with random
+# erasing to regularise a long run, rather than on more epochs of fastnet2-wide.
+def fastnet2_xl() -> FastNet:
+    return FastNet((96, 192, 384), (True, True), act="relu", pooled_stem_block=True)
