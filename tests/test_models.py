@@ -159,3 +159,30 @@ def test_unit_norm_fast_path_is_the_plain_formula_bit_for_bit():
         w = conv.weight.detach().clone()
         conv.apply_constraint(axis)
         assert torch.equal(conv.weight, w / (w.square().sum(dim=UNIT_NORM_DIMS[axis], keepdim=True).sqrt() + 1e-7))
+
+
+def test_dirac_init_makes_each_convolution_pass_its_input_through():
+    from fashionlab.models.init import dirac_
+
+    torch.manual_seed(0)
+    model = build_model("fastnet2")
+    assert dirac_(model) == 7  # every 3x3 conv: the stem, two blocks and their two residual pairs
+    conv = model.blocks[0].conv  # 32 -> 64 channels: the first 32 filters are the identity, the rest untouched
+    x = torch.randn(2, 32, 7, 7)
+    assert torch.allclose(torch.nn.functional.conv2d(x, conv.weight[:32], padding=1), x)
+    assert conv.weight[32:].abs().sum() > 0
+
+
+def test_whitening_init_decorrelates_the_first_convolutions_patches():
+    from fashionlab.models.init import whiten_first_conv_
+
+    torch.manual_seed(0)
+    images = torch.nn.functional.avg_pool2d(torch.rand(200, 1, 30, 30), 3, stride=1)  # correlated neighbours
+    model = build_model("fastnet2")
+    assert whiten_first_conv_(model, images) == 18  # +- the 9 eigen-filters of 3x3 patches
+    weight = model.stem.conv.weight
+    out = torch.nn.functional.conv2d(images, weight[:9]).permute(1, 0, 2, 3).flatten(1)
+    cov = torch.cov(out)
+    assert torch.allclose(cov, torch.diag(cov.diagonal()), atol=1e-3)  # decorrelated
+    assert cov.diagonal()[0] > 0.9  # unit variance where the eigenvalue dwarfs eps
+    assert torch.equal(weight[9:18], -weight[:9])

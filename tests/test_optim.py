@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 import torch
 
 from fashionlab.experiment import load_config
@@ -43,3 +44,22 @@ def test_rmsprop_presets_use_keras_rmsprop_and_it_resumes_from_state_dict():
     again = make_optimizer(load_config("cnn-3"), model.parameters())
     again.load_state_dict(opt.state_dict())
     assert torch.equal(again.state[model.weight]["square_avg"], opt.state[model.weight]["square_avg"])
+
+
+def test_bn_bias_lr_scale_gives_batchnorm_biases_their_own_rate_and_weight_decay(synthetic_dir, tmp_path):
+    from fashionlab.models import build_model
+    from fashionlab.training import parameter_groups, train
+
+    model = build_model("fastnet2")
+    config = load_config("fast", {"bn_bias_lr_scale": 8.0})
+    norm_biases, rest = parameter_groups(config, model)
+    assert len(norm_biases["params"]) == sum(isinstance(m, torch.nn.BatchNorm2d) for m in model.modules()) == 7
+    assert norm_biases["lr_scale"] == 8.0 and norm_biases["weight_decay"] == config.weight_decay / 8
+    assert len(norm_biases["params"]) + len(rest["params"]) == len(list(model.parameters()))
+    assert len(parameter_groups(load_config("fast"), model)) == 1  # off: one group, as before the key existed
+
+    config = load_config("fast", {"epochs": 1, "train_limit": 200, "batch_size": 50, "device": "cpu",
+                                  "bn_bias_lr_scale": 8.0})
+    train(config, tmp_path / "r", data_dir=synthetic_dir, progress=False, log=lambda s: None)
+    groups = torch.load(tmp_path / "r" / "checkpoint.pt", weights_only=False)["optimizer"]["param_groups"]
+    assert groups[0]["lr"] == pytest.approx(8 * groups[1]["lr"]) and groups[1]["lr"] > 0

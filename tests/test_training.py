@@ -48,7 +48,7 @@ def test_augmentation_is_batched_seeded_and_keeps_shape():
     assert torch.equal(augment_batch(x, torch.Generator(), flip=False, zoom=0.0), x)
 
 
-@pytest.mark.parametrize("preset", ["ann-1", "ann-2", "ann-3", "cnn-1", "cnn-2", "cnn-3", "fast", "best"])
+@pytest.mark.parametrize("preset", ["ann-1", "ann-2", "ann-3", "cnn-1", "cnn-2", "cnn-3", "fast", "best", "max"])
 def test_every_preset_trains_one_epoch_and_writes_a_complete_run(preset, synthetic_dir, tmp_path):
     result = train(quick(preset), tmp_path / preset, data_dir=synthetic_dir, progress=False, log=lambda s: None)
     for name in RUN_FILES:
@@ -234,6 +234,25 @@ def test_shift_moves_whole_pixels():
     assert torch.allclose(out.sum((1, 2, 3)), torch.ones(200))  # moved, not blurred
 
 
+def test_random_erasing_replaces_one_rectangle_of_about_half_the_images_with_noise():
+    x = torch.full((400, 1, 28, 28), 2.0)  # outside noise's [0, 1): every erased pixel shows
+    out = augment_batch(x, torch.Generator().manual_seed(0), flip=False, erasing=0.5)
+    assert torch.equal(out, augment_batch(x, torch.Generator().manual_seed(0), flip=False, erasing=0.5))
+    erased = out < 2.0
+    touched = erased.flatten(1).any(1)
+    assert 150 < touched.sum() < 250  # probability 1/2 per image
+    areas = []
+    for mask in erased[touched, 0]:
+        rows, cols = mask.any(1).nonzero().flatten(), mask.any(0).nonzero().flatten()
+        box = mask[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
+        assert box.all() and box.sum() == mask.sum()  # one solid rectangle, nothing outside it
+        areas.append(mask.sum().item() / (28 * 28))
+    assert min(areas) >= 0.01 and max(areas) <= 0.45 and max(areas) > 0.3  # about the area range 0.02-0.4
+    noise = out[erased]
+    assert noise.min() >= 0 and noise.max() < 1 and 0.45 < noise.mean() < 0.55  # uniform noise in [0, 1)
+    assert torch.equal(augment_batch(x, torch.Generator(), flip=False, erasing=0.0), x)
+
+
 @pytest.mark.parametrize("axis, dims", [("rows", (2,)), ("filter", (1, 2, 3))])
 def test_trained_cnn2_kernels_are_unit_norm_along_the_configured_axis(axis, dims, synthetic_dir, tmp_path):
     result = train(quick("cnn-2", unit_norm_axis=axis), tmp_path / axis, data_dir=synthetic_dir,
@@ -381,9 +400,10 @@ def test_alternating_flips_mirror_each_image_in_every_other_epoch(synthetic_dir,
     assert torch.equal(out[0], x[0].flip(-1)) and torch.equal(out[1], x[1])
 
 
-def test_ema_weights_are_validated_tested_saved_and_resumed_exactly(synthetic_dir, tmp_path):
+def test_ema_weights_are_validated_tested_saved_and_resumed_exactly_with_every_recipe_key(synthetic_dir, tmp_path):
     config = load_config("fast", {"epochs": 2, "train_limit": 240, "batch_size": 32, "device": "cpu", "ema": 0.9,
-                                  "alternate_flip": True, "tta_shift": 1})
+                                  "alternate_flip": True, "tta_shift": 1, "random_erasing": 0.5,
+                                  "dirac_init": True, "whiten_init": True, "bn_bias_lr_scale": 8.0})
     kwargs = dict(data_dir=synthetic_dir, progress=False, log=lambda s: None)
     straight = train(config, tmp_path / "a", **kwargs)
     with pytest.raises(Interrupted):

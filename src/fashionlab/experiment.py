@@ -70,6 +70,13 @@ class ExperimentConfig:
     ema: float = field(default=0.0, metadata=_check(float, low=0, high=1, high_open=True,
                                                     doc="decay per step of an exponential moving average of the weights "
                                                         "(and BatchNorm statistics) that is validated, tested and saved; 0 is off"))
+    dirac_init: bool = field(default=False, metadata=_check(bool, doc="start each convolution's first filters as the "
+                                                                     "identity (airbench); off keeps PyTorch's default init"))
+    whiten_init: bool = field(default=False, metadata=_check(bool, doc="start the first convolution's filters as +- the "
+                                                                      "training patches' whitening filters (airbench), then train them"))
+    bn_bias_lr_scale: float = field(default=1.0, metadata=_check(float, low=0, low_open=True,
+                                    doc="BatchNorm biases learn at this many times the learning rate, with weight decay "
+                                        "divided by it (airbench uses 64); 1 is off"))
     unit_norm_axis: str = field(default="rows", metadata=_check(str, choices=("rows", "filter"),
                                 doc="axis of unit-norm kernels (cnn-2): rows is Keras's unit_norm() default, axis=0; "
                                     "filter is axis=[0, 1, 2]"))

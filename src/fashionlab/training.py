@@ -41,6 +41,7 @@ from .errors import UserError
 from .evaluation import evaluate, loss_and_accuracy, predict_logits, to_input
 from .experiment import RUN_SETTINGS, ExperimentConfig, config_from_dict, load_config
 from .models import build_model
+from .models.init import dirac_, whiten_first_conv_
 from .models.layers import apply_constraints
 from .models.summary import summarize
 from .optim import KerasRMSprop
@@ -48,7 +49,20 @@ from .runs import RunDir, Scored, environment_record
 from .tensorboard_log import open_board
 
 
+def parameter_groups(config: ExperimentConfig, model: torch.nn.Module) -> list[dict]:
+    """One group, or with bn_bias_lr_scale two: BatchNorm biases, at that scale of the learning rate
+    (each group's `lr_scale`) and with weight decay divided by it, as airbench; then the rest."""
+    if config.bn_bias_lr_scale == 1:
+        return [{"params": list(model.parameters())}]
+    norms = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm) and m.bias is not None]
+    biases = {id(m.bias) for m in norms}
+    scale = config.bn_bias_lr_scale
+    return [{"params": [m.bias for m in norms], "lr_scale": scale, "weight_decay": config.weight_decay / scale},
+            {"params": [p for p in model.parameters() if id(p) not in biases]}]
+
+
 def make_optimizer(config: ExperimentConfig, params) -> torch.optim.Optimizer:
+    """`params`: parameters, or `parameter_groups`' groups (which may set their own lr scale and weight decay)."""
     lr, wd = config.learning_rate, config.weight_decay
     if config.optimizer == "adam":
         return torch.optim.Adam(params, lr=lr, betas=(0.9, 0.999), eps=1e-7, weight_decay=wd)
@@ -442,7 +456,12 @@ def _set_up(run: RunDir, config: ExperimentConfig, data_dir) -> tuple[_Fit, floa
     load_seconds = time.perf_counter() - load_started
 
     torch.manual_seed(config.seed)
-    model, channels_last = place_model(build_model(config.model), device)
+    model = build_model(config.model)
+    if config.dirac_init:
+        dirac_(model)
+    if config.whiten_init:
+        whiten_first_conv_(model, split.train_x)
+    model, channels_last = place_model(model, device)
     # A copy of the plain (uncompiled) model; BatchNorm's running statistics are averaged too, so
     # the averaged model scores as it is.
     ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(config.ema), use_buffers=True) if config.ema else None
@@ -450,7 +469,7 @@ def _set_up(run: RunDir, config: ExperimentConfig, data_dir) -> tuple[_Fit, floa
         # In place, so state_dict keys stay those of the plain model. On this project's 2-core CPU
         # it made CNN-2's steps slower (21.8 ms against 18.3 ms), hence CUDA only by default.
         model.compile()
-    optimizer = make_optimizer(config, model.parameters())
+    optimizer = make_optimizer(config, parameter_groups(config, model))
     shuffle_gen = torch.Generator().manual_seed(config.seed)
     aug_gen = torch.Generator(device=device).manual_seed(config.seed + 1)
     flip_bits = None
@@ -500,7 +519,7 @@ def _train_epoch(fit: _Fit, state: FitState, started: float, stop: Callable[[int
         y = split.train_y[index]
         lr = learning_rate_at(config, (state.epoch - 1) * steps_per_epoch + step - 1, config.epochs * steps_per_epoch)
         for group in fit.optimizer.param_groups:
-            group["lr"] = lr
+            group["lr"] = lr * group.get("lr_scale", 1.0)
         loss, logits = fit.train_step(split.train_x[index], y, fit.flips(index, state.epoch))
         loss_sum += loss * y.shape[0]
         correct += (logits.argmax(1) == y).sum()
