@@ -8,9 +8,9 @@ met when the median test accuracy reaches it within the median time budget.
     python benchmarks/time_to_accuracy.py fast --seeds 0 1 2 --target 0.93 --budget 60
 
 With --keep, the runs are kept and the benchmark resumes: run it again after an interruption and
-a finished seed is read back, an interrupted one continues from its checkpoint. Such a seed's time
-is the sum of its epochs' times plus its test evaluation (the time between sessions not counted),
-and its row says "resumed".
+a finished seed is read back, an interrupted one continues from its checkpoint. A resumed seed's
+time is the sum of its epochs' times plus its test evaluation (the time between sessions, and
+the checkpoint writes at each epoch's end, not counted), and its row says "resumed".
 """
 
 from __future__ import annotations
@@ -55,13 +55,13 @@ def main() -> None:
         config = load_config(args.experiment, {**overrides, "seed": seed, "device": args.device})
         if args.keep:
             out = Path(args.keep) / f"{config.name}-seed{seed}"
-            resumed = RunDir(out).checkpoint.is_file()  # finished earlier, or interrupted
             train_unless_done(config, out, data_dir=args.data_dir, progress=False, log=lambda s: None)
-            m = RunDir(out).read_metrics()
+            m = RunDir(out).read_metrics()  # this invocation's run, or one finished by an earlier invocation
         else:
-            resumed = False
             with tempfile.TemporaryDirectory() as scratch:
                 m = train(config, Path(scratch) / "run", data_dir=args.data_dir, progress=False, log=lambda s: None).metrics
+        # A run resumed from a checkpoint timed only its last session: count its epochs instead.
+        resumed = m.get("resumed", False)
         seconds = m["train_seconds"] + m["test_eval_seconds"] if resumed else m["wall_seconds"]
         rows.append({"seed": seed, "test_accuracy": m["test_accuracy"], "wall_seconds": round(seconds, 3),
                      "load_seconds": m["load_seconds"], "epochs": m["epochs_run"], "release": m["release"],

@@ -60,6 +60,7 @@ def test_bn_bias_lr_scale_gives_batchnorm_biases_their_own_rate_and_weight_decay
 
     config = load_config("fast", {"epochs": 1, "train_limit": 200, "batch_size": 50, "device": "cpu",
                                   "bn_bias_lr_scale": 8.0})
-    train(config, tmp_path / "r", data_dir=synthetic_dir, progress=False, log=lambda s: None)
+    result = train(config, tmp_path / "r", data_dir=synthetic_dir, progress=False, log=lambda s: None)
     groups = torch.load(tmp_path / "r" / "checkpoint.pt", weights_only=False)["optimizer"]["param_groups"]
     assert groups[0]["lr"] == pytest.approx(8 * groups[1]["lr"]) and groups[1]["lr"] > 0
+    assert result.history[-1]["lr"] == groups[1]["lr"]  # history records the schedule, not the scaled group

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from fashionlab.cli import main
+from fashionlab.errors import UserError
 from fashionlab.data.augment import augment_batch
 from fashionlab.evaluation import evaluate_run
 from fashionlab.experiment import load_config
@@ -398,6 +399,24 @@ def test_alternating_flips_mirror_each_image_in_every_other_epoch(synthetic_dir,
     x = fit.split.train_x[:4]
     out = augment_batch(x, torch.Generator(), flip=True, flips=torch.tensor([True, False, True, False]))
     assert torch.equal(out[0], x[0].flip(-1)) and torch.equal(out[1], x[1])
+
+
+def test_dirac_and_whitening_init_shape_the_runs_starting_weights(synthetic_dir, tmp_path):
+    from fashionlab.runs import RunDir
+    from fashionlab.training import _set_up
+
+    def start(name, **keys):
+        config = load_config("fast", {"train_limit": 200, "device": "cpu", **keys})
+        return _set_up(RunDir(tmp_path / name), config, synthetic_dir)[0].model
+
+    plain, dirac, white = start("a"), start("b", dirac_init=True), start("c", whiten_init=True)
+    identity = torch.zeros(3, 3)
+    identity[1, 1] = 1
+    assert torch.equal(dirac.blocks[1].conv.weight[5, 5], identity) and not torch.equal(plain.blocks[1].conv.weight[5, 5], identity)
+    assert torch.equal(white.stem.conv.weight[9:18], -white.stem.conv.weight[:9])  # +- the whitening filters
+    assert torch.equal(white.blocks[0].conv.weight, plain.blocks[0].conv.weight)  # the rest as the seed draws it
+    with pytest.raises(UserError, match="whiten_init needs a model with a convolution"):
+        start("d", model="ann-1", whiten_init=True)
 
 
 def test_ema_weights_are_validated_tested_saved_and_resumed_exactly_with_every_recipe_key(synthetic_dir, tmp_path):

@@ -274,6 +274,11 @@ class _Fit:
     def scoring_model(self) -> torch.nn.Module:
         return self.model if self.ema is None else self.ema.module
 
+    def epoch_end_lr(self, epoch: int) -> float:
+        """The schedule's learning rate at the last step of `epoch` (what history records; groups may scale it)."""
+        total = self.config.epochs * self.steps_per_epoch
+        return learning_rate_at(self.config, epoch * self.steps_per_epoch - 1, total)
+
     @property
     def steps_per_epoch(self) -> int:
         return -(-self.split.train_x.shape[0] // self.config.batch_size)
@@ -369,7 +374,7 @@ def _train_locked(run: RunDir, config: ExperimentConfig, data_dir, resume: bool,
             val_loss, val_accuracy = loss_and_accuracy(fit.logits(fit.split.val_x), fit.split.val_y)
             row = {
                 "epoch": state.epoch, "train_loss": train_loss, "train_accuracy": train_accuracy,
-                "val_loss": val_loss, "val_accuracy": val_accuracy, "lr": fit.optimizer.param_groups[0]["lr"],
+                "val_loss": val_loss, "val_accuracy": val_accuracy, "lr": fit.epoch_end_lr(state.epoch),
                 "seconds": round(state.sums["seconds"] + time.perf_counter() - started, 3),
             }
             _check_finite(run, row)
@@ -379,7 +384,7 @@ def _train_locked(run: RunDir, config: ExperimentConfig, data_dir, resume: bool,
             if on_epoch is not None:
                 on_epoch(row)
 
-    metrics = _finish(fit, state, load_seconds, training_started, kind)
+    metrics = _finish(fit, state, load_seconds, training_started, kind, resumed=checkpoint is not None)
     if board is not None:
         board.finish(metrics, run.path)
     return TrainResult(run.path, state.history, metrics, config)
@@ -560,7 +565,8 @@ def _end_epoch(fit: _Fit, state: FitState, row: dict, log: Callable[[str], None]
     return stopped_early
 
 
-def _finish(fit: _Fit, state: FitState, load_seconds: float, training_started: float, kind: str) -> dict:
+def _finish(fit: _Fit, state: FitState, load_seconds: float, training_started: float, kind: str,
+            resumed: bool) -> dict:
     """Score the chosen weights on the test set and write the results; weights.pt last marks the run finished."""
     run, config, dataset, history = fit.run, fit.config, fit.dataset, state.history
     if fit.ema is not None:  # the averaged weights are the run's final weights
@@ -590,8 +596,9 @@ def _finish(fit: _Fit, state: FitState, load_seconds: float, training_started: f
         "train_seconds": round(sum(r["seconds"] for r in history), 3),
         "test_eval_seconds": round(done - eval_started, 3),
         # Wall time of this session from the start of training to the end of the test evaluation
-        # (a resumed run counts only its own session; `train_seconds` sums every epoch).
+        # (a resumed run counts only its own session, and says so; `train_seconds` sums every epoch).
         "wall_seconds": round(done - training_started, 3),
+        "resumed": resumed,
         "load_seconds": round(load_seconds, 3),
         "parameters": summary.trainable,
         "train_count": int(fit.split.train_y.shape[0]),  # images learnt from: reports show it beside baselines'
