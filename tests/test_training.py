@@ -406,7 +406,7 @@ def test_dirac_and_whitening_init_shape_the_runs_starting_weights(synthetic_dir,
     from fashionlab.training import _set_up
 
     def start(name, **keys):
-        config = load_config("fast", {"train_limit": 200, "device": "cpu", **keys})
+        config = load_config("fast", {"train_limit": 200, "device": "cpu", "whiten_init": False, **keys})
         return _set_up(RunDir(tmp_path / name), config, synthetic_dir)[0].model
 
     plain, dirac, white = start("a"), start("b", dirac_init=True), start("c", whiten_init=True)
