@@ -49,3 +49,13 @@ def test_cuda_same_seed_same_numbers_and_resume(synthetic_dir, tmp_path):
     for other in (again, resumed):
         for x, y in zip(_history(straight), _history(other)):
             assert abs(x["val_loss"] - y["val_loss"]) < 1e-3, (x, y)
+
+
+def test_cuda_whitening_init_reads_images_already_on_the_gpu():
+    # The training images are on the GPU before the model is placed there: the filters must come back to its device.
+    from fashionlab.models import build_model
+    from fashionlab.models.init import whiten_first_conv_
+
+    model = build_model("fastnet2")
+    assert whiten_first_conv_(model, torch.rand(50, 1, 28, 28, device="cuda")) == 18
+    assert model.stem.conv.weight.device.type == "cpu" and model.stem.conv.weight.abs().sum() > 0

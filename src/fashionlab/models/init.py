@@ -49,5 +49,5 @@ def whiten_first_conv_(model: nn.Module, images: torch.Tensor, eps: float = 5e-4
     filters = (eigenvectors[:, order] / torch.sqrt(eigenvalues[order] + eps)).T  # (d, C*k*k), largest variance first
     pairs = min(filters.shape[0], conv.out_channels // 2)
     weights = torch.cat([filters[:pairs], -filters[:pairs]]).view(2 * pairs, *conv.weight.shape[1:])
-    conv.weight[: 2 * pairs] = weights.to(conv.weight.dtype)
+    conv.weight[: 2 * pairs] = weights.to(conv.weight.device, conv.weight.dtype)  # images may be on the GPU already
     return 2 * pairs
