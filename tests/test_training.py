@@ -10,6 +10,7 @@ from fashionlab.errors import UserError
 from fashionlab.data.augment import augment_batch
 from fashionlab.evaluation import evaluate_run
 from fashionlab.experiment import load_config
+from fashionlab.models.init import whiten_first_conv_
 from fashionlab.training import Interrupted, prepare_split, train
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*unknown.*:UserWarning")  # synthetic data is an unknown release
@@ -419,7 +420,13 @@ def test_dirac_and_whitening_init_shape_the_runs_starting_weights(synthetic_dir,
         start("d", model="ann-1", whiten_init=True)
 
 
-def test_ema_weights_are_validated_tested_saved_and_resumed_exactly_with_every_recipe_key(synthetic_dir, tmp_path):
+def test_ema_weights_are_validated_tested_saved_and_resumed_exactly_with_every_recipe_key(synthetic_dir, tmp_path,
+                                                                                         monkeypatch):
+    import fashionlab.training as training
+
+    whitened = []
+    monkeypatch.setattr(training, "whiten_first_conv_",
+                        lambda model, images: whitened.append(1) or whiten_first_conv_(model, images))
     config = load_config("fast", {"epochs": 2, "train_limit": 240, "batch_size": 32, "device": "cpu", "ema": 0.9,
                                   "alternate_flip": True, "tta_shift": 1, "random_erasing": 0.5,
                                   "dirac_init": True, "whiten_init": True, "bn_bias_lr_scale": 8.0})
@@ -429,6 +436,7 @@ def test_ema_weights_are_validated_tested_saved_and_resumed_exactly_with_every_r
         train(config, tmp_path / "b", should_stop=lambda e, s: (e, s) == (2, 2), **kwargs)
     resumed = train(config, tmp_path / "b", resume=True, **kwargs)
     assert _history_without_time(resumed.history) == _history_without_time(straight.history)
+    assert len(whitened) == 2  # once per fresh run; the resume takes the checkpoint's weights instead
     saved = torch.load(tmp_path / "a" / "weights.pt", weights_only=True)
     averaged = torch.load(tmp_path / "a" / "checkpoint.pt", weights_only=False)["ema"]
     assert all(torch.equal(saved[k], averaged[f"module.{k}"]) for k in saved)  # the averaged weights are the run's

@@ -346,7 +346,7 @@ def _train_locked(run: RunDir, config: ExperimentConfig, data_dir, resume: bool,
     """`train`, with the run directory locked against any other writer."""
     config, checkpoint = _open_run(config, run, resume)
     board = open_board(config, run.path)  # None unless config.tensorboard; refuses early without the extra
-    fit, load_seconds = _set_up(run, config, data_dir)
+    fit, load_seconds = _set_up(run, config, data_dir, fresh=checkpoint is None)
     state = FitState()
     if checkpoint is not None:
         _check_same_data(run, fit.dataset)
@@ -449,8 +449,12 @@ def _check_same_data(run: RunDir, dataset: Dataset) -> None:
                         f"{', '.join(differ)} differ. Resume with the run's own data (--data-dir), or train a new run.")
 
 
-def _set_up(run: RunDir, config: ExperimentConfig, data_dir) -> tuple[_Fit, float]:
-    """Device, data, model (seeded), optimizer and generators; returns them with the data's load time."""
+def _set_up(run: RunDir, config: ExperimentConfig, data_dir, fresh: bool = True) -> tuple[_Fit, float]:
+    """Device, data, model (seeded), optimizer and generators; returns them with the data's load time.
+
+    `fresh` is False when a checkpoint's weights will replace the model's: the whitening init's
+    patch covariance is then skipped (it draws no random numbers, so nothing after it changes).
+    """
     if config.threads:
         torch.set_num_threads(config.threads)
     device = resolve_device(config.device)
@@ -464,7 +468,7 @@ def _set_up(run: RunDir, config: ExperimentConfig, data_dir) -> tuple[_Fit, floa
     model = build_model(config.model)
     if config.dirac_init:
         dirac_(model)
-    if config.whiten_init:
+    if config.whiten_init and fresh:
         whiten_first_conv_(model, split.train_x)
     model, channels_last = place_model(model, device)
     # A copy of the plain (uncompiled) model; BatchNorm's running statistics are averaged too, so
