@@ -6,3 +6,7 @@ cd /work/fl-abl
 export FASHIONLAB_DATA=/work/shared/datasets/fashion-mnist-2017-08-26 PYTHONPATH=/work/fl-abl/src
 /work/main/.venv/bin/python benchmarks/recipe_ablation.py best --seeds 0 --jobs 2 --threads 1 --out ablation.jsonl \
     --variant base --variant "whiten-bnb8 whiten_init=true bn_bias_lr_scale=8"
+# Then random erasing (max's regulariser) on best, seed 0, one job with both threads (PyTorch's
+# default), nothing else running.
+/work/main/.venv/bin/python benchmarks/recipe_ablation.py best --seeds 0 --jobs 1 --threads 0 --out ablation.jsonl \
+    --variant "erase random_erasing=0.5"
