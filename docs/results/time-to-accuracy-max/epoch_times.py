@@ -1,4 +1,4 @@
-"""Seed 1's epoch times, and its total with epoch 28 (run beside a recipe study) at the median epoch."""
+"""Seed 1's epoch times, and its total with epoch 28 (run beside other work) at the median epoch."""
 import csv
 import json
 import statistics

@@ -9,10 +9,10 @@ cd /work/fl-max && PYTHONPATH=/work/fl-max/src /work/main/.venv/bin/python bench
 
 # Seed 1, at commit bf18a26 (its code differs from 26c06e3 only in keys that max leaves off). The
 # same command ran three times: session 5 stopped it with Ctrl-C at epoch 27 (seed1.log); session
-# 6 resumed it and stopped it at epoch 28, batch 228 (seed1b.log), because a one-thread recipe
-# study beside it had slowed that epoch to 402 s; the third run finished it on a quiet machine
-# (seed1c.log, time-to-accuracy-max-seed1.json, seed-1/). Its time is the sum of its epochs plus
-# the test evaluation.
+# 6 resumed it and stopped it at epoch 28, batch 228 (seed1b.log), because one-thread step-time
+# probes and a recipe study beside it had slowed that epoch to 402 s; the third run finished it
+# on a quiet machine (seed1c.log, time-to-accuracy-max-seed1.json, seed-1/). Its time is the sum
+# of its epochs plus the test evaluation.
 cd /work/fl-max2 && PYTHONPATH=/work/fl-max2/src /work/main/.venv/bin/python benchmarks/time_to_accuracy.py max \
     --seeds 1 --target 0.96 --budget 7200 --keep /work/max-runs --json /work/max-runs/time-to-accuracy-max-seed1.json
 
