@@ -69,6 +69,38 @@ def test_unfinished_and_damaged_runs_are_listed_not_fatal(tmp_path, capsys):
     assert "3 runs under" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize("file, damage, expect", [
+    ("metrics.json", {"test_accuracy": "high"}, {"test_accuracy": None, "status": "unfinished"}),
+    ("metrics.json", {"train_count": "y", "train_seconds": "slow", "kind": 5, "epochs_run": [1]},
+     {"train_seconds": None, "kind": "network", "train_count": 48_000, "epochs": 50}),
+    ("environment.json", {"dataset": "x", "precision": ["bf16"], "started": 7},
+     {"precision": "fp32", "started": "", "release": "fashion-mnist-2017-08-26"}),
+])
+def test_values_of_the_wrong_type_leave_fields_blank(tmp_path, capsys, file, damage, expect):
+    _fake_runs(tmp_path, 6)
+    damaged = next(tmp_path.glob("group-0/cnn-1-*"))
+    values = json.loads((damaged / file).read_text())
+    values.pop("train_count", None)  # as in runs recorded before metrics held it
+    (damaged / file).write_text(json.dumps({**values, **damage}))
+    for sort in ("test_acc", "kind", "train_images", "time", "date", "precision", "epochs"):
+        assert main(["runs", str(tmp_path), "--sort", sort]) == 0
+        assert "6 runs under" in capsys.readouterr().out
+    assert main(["runs", str(tmp_path), "--json"]) == 0
+    row = next(r for r in json.loads(capsys.readouterr().out) if r["path"] == str(damaged))
+    assert {key: row[key] for key in expect} == expect
+
+
+def test_a_config_value_of_the_wrong_type_leaves_the_image_count_blank(tmp_path, capsys):
+    _fake_runs(tmp_path, 1)
+    run = next(tmp_path.glob("group-0/*"))
+    metrics = json.loads((run / "metrics.json").read_text())
+    metrics.pop("train_count", None)
+    (run / "metrics.json").write_text(json.dumps(metrics))
+    (run / "config.toml").write_text((run / "config.toml").read_text().replace("validation_split = ", 'validation_split = "x" #'))
+    assert main(["runs", str(tmp_path), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["train_count"] is None
+
+
 @pytest.mark.parametrize("argv, message", [
     (["--sort", "acuracy"], "unknown key 'acuracy'"),
     (["--filter", "model"], "give KEY=VALUE"),

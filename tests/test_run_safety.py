@@ -275,6 +275,42 @@ def test_damaged_weights_file_is_one_line_without_unsafe_advice(finished, data, 
     assert "damaged or not a fashionlab weights file" in err and "weights_only" not in err
 
 
+@pytest.mark.parametrize("weights, words", [
+    ([1, 2, 3], "holds a list that is not a state dict"),
+    ({"layer.weight": torch.zeros(3)}, "missing, such as"),
+])
+def test_weights_that_do_not_fit_are_one_short_line(finished, data, tmp_path, capsys, weights, words):
+    run = _copy(finished, tmp_path / "run")
+    torch.save(weights, run / "weights.pt")
+    err = one_line_exit_2(["evaluate", str(run), "--data-dir", str(data)], capsys)
+    assert words in err and "weights.pt" in err and len(err) < 400  # not PyTorch's list of every key
+
+
+def test_outputs_never_overwrite_the_runs_own_files(finished, data, tmp_path, capsys):
+    from PIL import Image
+
+    run = _copy(finished, tmp_path / "run")
+    Image.new("L", (28, 28), 128).save(tmp_path / "x.png")
+    before = {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()}
+    for argv in (["report", str(run), "--out", str(run / "metrics.json")],
+                 ["export", str(run), "--format", "torchscript", "--out", str(run / "weights.pt"), "--data-dir", str(data)],
+                 ["predict", str(run), str(tmp_path / "x.png"), "--show", str(tmp_path / "." / "run" / "config.toml")]):
+        err = one_line_exit_2(argv, capsys)
+        assert "own" in err and "would destroy the run" in err
+    assert {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()} == before
+    # Beside the run's files, under a name of its own, a report is fine.
+    assert main(["report", str(run), "--out", str(run / "report.html")]) == 0
+
+
+def test_a_file_system_error_on_a_users_path_is_one_line(data, tmp_path, capsys):
+    (tmp_path / "afile").write_text("mine")
+    err = one_line_exit_2(["train", "ann-2", "--epochs", "1", "--train-limit", "200", "--device", "cpu", "--quiet",
+                           "--data-dir", str(data), "--tensorboard", str(tmp_path / "afile"),
+                           "--out", str(tmp_path / "run")], capsys)
+    assert "afile" in err and "a file is in the way of a folder" in err
+    assert (tmp_path / "afile").read_text() == "mine"
+
+
 def test_metrics_kind_damage_does_not_crash_kind_queries(finished, tmp_path):
     run = _copy(finished, tmp_path / "run")
     metrics = json.loads((run / "metrics.json").read_text())

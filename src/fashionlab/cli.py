@@ -7,6 +7,7 @@ fix, no traceback); 1 anything else.
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import sys
 import warnings
@@ -288,9 +289,11 @@ def cmd_evaluate(args) -> int:
 def cmd_predict(args) -> int:
     from .fileio import check_output_file
     from .predict import predict_images
+    from .runs import RunDir
 
     if args.show:
         check_output_file(args.show, "--show", "predictions.png")
+        RunDir(args.run_dir).refuse_as_output(args.show, "--show")
     results = predict_images(args.run_dir, args.images, top_k=args.top, device=args.device)
     for p in results:  # answers on stdout; unreadable files and notes on stderr
         if p.error:
@@ -317,6 +320,7 @@ def cmd_predict(args) -> int:
 def cmd_report(args) -> int:
     from .fileio import check_output_file
     from .report.html import render_report
+    from .runs import RunDir
     from .sweep import is_sweep_folder
 
     sweeps = [p for p in args.run_dirs if is_sweep_folder(p)]
@@ -334,6 +338,8 @@ def cmd_report(args) -> int:
     if not args.out:
         raise UserError("--out FILE.html is required for a report of run directories (a sweep folder's report "
                         "goes to SWEEP_DIR/report.html by default).")
+    for run_dir in args.run_dirs:
+        RunDir(run_dir).refuse_as_output(args.out, "--out")
     out = render_report(args.run_dirs, check_output_file(args.out, "--out", "report.html"), title=args.title)
     print(f"wrote {out} ({len(args.run_dirs)} run(s))")
     return 0
@@ -413,7 +419,10 @@ def cmd_ensemble(args) -> int:
 
 def cmd_export(args) -> int:
     from .export import ExportCheckFailed, export_run
+    from .runs import RunDir
 
+    if args.out:
+        RunDir(args.run_dir).refuse_as_output(args.out, "--out")
     try:
         r = export_run(args.run_dir, args.format, args.out, data_dir=args.data_dir)
     except ExportCheckFailed as exc:
@@ -602,6 +611,27 @@ def _format_warning(message, category, filename, lineno, line=None) -> str:
     return f"fashionlab: warning: {message}\n"
 
 
+# What to do about a file-system error on a path the user named, by errno. Checks before the work
+# catch the common cases with a better message; this is the net under every command.
+_OS_ERROR_FIXES = {
+    errno.EACCES: "check its permissions, or give a path you can read and write",
+    errno.EPERM: "check its permissions, or give a path you can read and write",
+    errno.EROFS: "give a path on a writable file system",
+    errno.EISDIR: "a folder is in the way: move it, or give another path",
+    errno.ENOTDIR: "a file is in the way of a folder in that path: move it, or give another path",
+    errno.EEXIST: "a file is in the way of a folder in that path: move it, or give another path",
+    errno.ENOENT: "check the path: a folder in it does not exist or cannot hold files",
+    errno.ENAMETOOLONG: "give a shorter name (set `name` or pass --out)",
+    errno.ENOSPC: "free some disk space, or give a path on another disk",
+}
+
+
+def os_error_line(exc: OSError) -> str:
+    """One line for a file-system error on a path: the path, what the system said, and the fix."""
+    fix = _OS_ERROR_FIXES.get(exc.errno, "check the path")
+    return f"{exc.filename}: {exc.strerror or exc}; {fix}."
+
+
 def main(argv: list[str] | None = None) -> int:
     warnings.formatwarning = _format_warning  # one readable line, not Python's file:line form
     parser = build_parser()
@@ -610,6 +640,11 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except UserError as exc:
         print(f"fashionlab: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        if exc.filename is None:  # not about a path the user gave (a socket, a library's own failure)
+            raise
+        print(f"fashionlab: error: {os_error_line(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("fashionlab: interrupted", file=sys.stderr)

@@ -159,6 +159,18 @@ class LoadedRun:
     precision: str  # by the one rule of device.scoring_precision
 
 
+def _misfit(expected: dict, state) -> str:
+    """Why `state` cannot be loaded where `expected` (a model's state dict) is, in a few words; '' if it can."""
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        return f"it holds a {type(state).__name__} that is not a state dict of tensors"
+    missing = [k for k in expected if k not in state]
+    unexpected = [k for k in state if k not in expected]
+    reshaped = [k for k in expected if k in state and state[k].shape != expected[k].shape]
+    parts = [f"{len(keys)} {what}, such as {keys[0]!r}" for keys, what in
+             ((missing, "missing"), (unexpected, "unexpected"), (reshaped, "of another shape")) if keys]
+    return "; ".join(parts)
+
+
 def load_run_model(run_dir, device="auto") -> LoadedRun:
     """The config and model (with the run's test-set weights) of a finished run, placed on `device`."""
     from .models import build_model
@@ -169,12 +181,14 @@ def load_run_model(run_dir, device="auto") -> LoadedRun:
     config = run.read_config()
     device = resolve_device(device)
     model = build_model(config.model)
-    try:
-        model.load_state_dict(run.load_state(run.weights))
-    except RuntimeError as exc:
+    state = run.load_state(run.weights)
+    misfit = _misfit(model.state_dict(), state)
+    if misfit:
         from .errors import UserError
 
-        raise UserError(f"{run.weights}: the weights do not fit model {config.model} ({exc}).") from None
+        raise UserError(f"{run.weights}: the weights do not fit model {config.model} ({misfit}); config.toml and "
+                        "weights.pt must come from the same run.")
+    model.load_state_dict(state)
     model, channels_last = place_model(model, device)
     environment = run.read_json(run.environment) if run.environment.is_file() else None
     return LoadedRun(config, model.eval(), device, channels_last,

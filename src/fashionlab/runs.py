@@ -28,6 +28,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import os
 import platform
 import sys
@@ -92,6 +93,17 @@ class RunDir:
     checkpoint = property(lambda self: self.path / "checkpoint.pt")
     summary = property(lambda self: self.path / "summary.txt")
     trial = property(lambda self: self.path / "trial.json")
+
+    OWN_FILES = ("config.toml", "environment.json", "history.csv", "metrics.json", "predictions.csv", "weights.pt",
+                 "best.pt", "checkpoint.pt", "summary.txt", "trial.json", *(name for name, _ in RUN_FIGURES))
+
+    def refuse_as_output(self, out: str | os.PathLike, flag: str) -> None:
+        """UserError when `out` would overwrite one of this run's own files (a report or export written
+        beside them is fine: its name is not one of theirs)."""
+        out = Path(out)
+        if out.name in self.OWN_FILES and out.resolve().parent == self.path.resolve():
+            raise UserError(f"{flag} {out} is {self.path}'s own {out.name}; writing there would destroy the run. "
+                            f"Give another file name.")
 
     @property
     def is_complete(self) -> bool:
@@ -334,6 +346,8 @@ class RunDir:
             raise UserError(f"{path}: {what}, not a weights file.")
         try:
             return torch.load(path, map_location="cpu", weights_only=True)
+        except PermissionError:
+            raise UserError(f"{path}: cannot read the file (Permission denied); check its permissions.") from None
         except Exception as exc:  # a truncated or foreign file; torch's message would suggest weights_only=False
             raise UserError(f"{path}: damaged or not a fashionlab weights file ({type(exc).__name__}).") from None
 
@@ -577,30 +591,47 @@ def find_runs(root: str | os.PathLike) -> list[Path]:
     return found
 
 
+def _number(value, kind=float):
+    """`value` if it is a number of `kind` (an int counts as a float, a bool as neither), else None."""
+    ok = isinstance(value, (int, float) if kind is float else int) and not isinstance(value, bool)
+    return value if ok and (kind is int or math.isfinite(value)) else None
+
+
+def _text(value, default: str = "") -> str:
+    return value if isinstance(value, str) else default
+
+
 def run_overview(path: Path, root: Path) -> RunOverview:
-    """What `fashionlab runs` shows of one run; a damaged file leaves its fields unknown rather than stopping the list."""
+    """What `fashionlab runs` shows of one run; a damaged or unreadable file, or a value of the wrong
+    type in one, leaves its fields unknown rather than stopping the list."""
     run = RunDir(path)
 
     def read(reader, file):
         try:
-            return reader(file) if file.is_file() else {}
-        except UserError:
+            values = reader(file) if file.is_file() else {}
+        except (UserError, OSError):
             return {}
+        return values if isinstance(values, dict) else {}
 
     config = read(_overview_config_values, run.config)
     env = read(run.read_json, run.environment)
     metrics = read(run.read_json, run.metrics)
-    finished = "test_accuracy" in metrics
-    kind = metrics.get("kind", "network")
-    release = env.get("dataset", {}).get("release") or metrics.get("release") or config.get("release", "?")
-    epochs = metrics.get("epochs_run")
+    dataset = env.get("dataset") if isinstance(env.get("dataset"), dict) else {}
+    test_accuracy = _number(metrics.get("test_accuracy"))
+    kind = _text(metrics.get("kind"), "network")
+    release = _text(dataset.get("release")) or _text(metrics.get("release")) or _text(config.get("release"), "?")
+    epochs = _number(metrics.get("epochs_run"), int)
     if epochs is None and kind == "network" and run.history.is_file():
-        epochs = max(0, len(run.history.read_text(encoding="utf-8", errors="replace").splitlines()) - 1)
-    train_count = metrics.get("train_count")
+        try:
+            epochs = max(0, len(run.history.read_text(encoding="utf-8", errors="replace").splitlines()) - 1)
+        except OSError:
+            epochs = None
+    train_count = _number(metrics.get("train_count"), int)
     if train_count is None and kind == "network" and release in _known_releases():
         # Keras's split of the first train_limit (or all) images; see training.validation_split.
-        n = min(config.get("train_limit") or _KNOWN_TRAIN_IMAGES, _KNOWN_TRAIN_IMAGES)
-        train_count = int(n * (1.0 - config.get("validation_split", 0.2)))
+        limit, split = _number(config.get("train_limit", 0), int), _number(config.get("validation_split", 0.2))
+        if limit is not None and split is not None:
+            train_count = int(min(limit or _KNOWN_TRAIN_IMAGES, _KNOWN_TRAIN_IMAGES) * (1.0 - split))
     try:
         relative = str(path.relative_to(root)) if path != root else path.name
     except ValueError:
@@ -608,9 +639,9 @@ def run_overview(path: Path, root: Path) -> RunOverview:
     return RunOverview(
         path=path, name=relative, experiment=str(config.get("name", metrics.get("experiment", path.name))),
         label=str(config.get("label", "")), kind=kind, model=str(metrics.get("model") or config.get("model", "-")),
-        release=str(release), precision=str(env.get("precision", "fp32" if kind == "network" else "-")),
-        epochs=epochs, train_count=train_count, test_accuracy=metrics.get("test_accuracy") if finished else None,
-        train_seconds=metrics.get("train_seconds"), started=str(env.get("started", "")),
+        release=release, precision=_text(env.get("precision"), "fp32" if kind == "network" else "-"),
+        epochs=epochs, train_count=train_count, test_accuracy=test_accuracy,
+        train_seconds=_number(metrics.get("train_seconds")), started=_text(env.get("started")),
     )
 
 
