@@ -210,6 +210,24 @@ def test_damaged_metrics_json_is_named(finished, data, tmp_path, capsys, content
         assert "metrics.json" in err and "damaged" in err
 
 
+@pytest.mark.parametrize("damage", [
+    lambda m: m["confusion_matrix"].pop(),  # ragged: one row short
+    lambda m: m.update(confusion_matrix=[]),
+    lambda m: m["confusion_matrix"][0].__setitem__(0, 1e308),
+    lambda m: m["per_class"].pop(next(iter(m["per_class"]))),  # a class missing
+    lambda m: next(iter(m["per_class"].values())).pop("precision"),
+    lambda m: m.update(train_count="many"),
+    lambda m: m.update(train_seconds=[1]),
+])
+def test_inconsistent_metrics_json_is_named_not_a_traceback(finished, tmp_path, capsys, damage):
+    run = _copy(finished, tmp_path / "run")
+    metrics = json.loads((run / "metrics.json").read_text())
+    damage(metrics)
+    (run / "metrics.json").write_text(json.dumps(metrics))
+    err = one_line_exit_2(["report", str(run), "--out", str(tmp_path / "r.html")], capsys)
+    assert "metrics.json" in err and "damaged" in err
+
+
 def test_evaluate_without_metrics_json_does_not_claim_to_agree(finished, data, tmp_path, capsys):
     run = _copy(finished, tmp_path / "run")
     (run / "metrics.json").unlink()

@@ -385,25 +385,34 @@ class RunDir:
                 if (names is None or name in names) and (self.path / name).is_file()]
 
 
+PER_CLASS_FIELDS = ("precision", "recall", "f1", "accuracy")  # what reports print of each class (evaluation.py)
+
+
 def _metrics_problem(metrics: dict) -> str | None:
     """What is wrong with a metrics.json's content, or None."""
     def is_number(value) -> bool:
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
+        return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
     accuracy = metrics.get("test_accuracy")
     if not (is_number(accuracy) and 0 <= accuracy <= 1):
         return "test_accuracy is missing or not a number in [0, 1]"
-    if "test_loss" in metrics and metrics["test_loss"] is not None and not is_number(metrics["test_loss"]):
-        return "test_loss is not a number"
-    matrix = metrics.get("confusion_matrix")
-    if matrix is not None and not (isinstance(matrix, list) and all(isinstance(r, list) and all(is_number(v) for v in r)
-                                                                      for r in matrix)):
-        return "confusion_matrix is not a table of counts"
-    classes, per_class = metrics.get("classes"), metrics.get("per_class")
-    if classes is not None and not (isinstance(classes, list) and all(isinstance(c, str) for c in classes)):
+    for key in ("test_loss", "train_seconds", "train_count"):
+        if metrics.get(key) is not None and not is_number(metrics[key]):
+            return f"{key} is not a number"
+    classes, per_class, matrix = metrics.get("classes"), metrics.get("per_class"), metrics.get("confusion_matrix")
+    if classes is not None and not (isinstance(classes, list) and classes and all(isinstance(c, str) for c in classes)):
         return "classes is not a list of names"
-    if per_class is not None and not (isinstance(per_class, dict) and all(isinstance(v, dict) for v in per_class.values())):
-        return "per_class is not a table"
+    if matrix is not None:
+        size = len(classes) if classes else len(matrix) if isinstance(matrix, list) else 0
+        if not (isinstance(matrix, list) and len(matrix) == size > 0 and all(
+                isinstance(r, list) and len(r) == size and all(is_number(v) and 0 <= v < 2**53 for v in r) for r in matrix)):
+            return "confusion_matrix is not a square table of counts, one row per class"
+    if per_class is not None:
+        if not (isinstance(per_class, dict) and all(isinstance(v, dict) and all(is_number(v.get(k)) for k in PER_CLASS_FIELDS)
+                                                    for v in per_class.values())):
+            return f"per_class is not a table of {', '.join(PER_CLASS_FIELDS)} per class"
+        if classes is not None and set(per_class) != set(classes):
+            return "per_class does not name the same classes as classes"
     if metrics.get("kind", "network") not in KINDS:
         return f"unknown kind {metrics.get('kind')!r}"
     return None
