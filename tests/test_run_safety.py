@@ -286,6 +286,18 @@ def test_damaged_checkpoint_is_named_and_not_resumed(data, tmp_path, capsys, dam
     assert not (out / "weights.pt").exists()
 
 
+@pytest.mark.parametrize("field, value", [("epoch", "x"), ("epoch", 999), ("step", -1),
+                                          ("history", [{"epoch": 1}]), ("best", None)])
+def test_a_checkpoint_with_a_damaged_field_is_refused_before_anything_is_written(data, tmp_path, capsys, field, value):
+    out = _interrupted(data, tmp_path / "run")  # stopped in epoch 2 of 2: one finished epoch in its history
+    checkpoint = torch.load(out / "checkpoint.pt", weights_only=True)
+    torch.save({**checkpoint, field: value}, out / "checkpoint.pt")
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    err = one_line_exit_2(["train", "--out", str(out), "--resume", "--epochs", "3", "--data-dir", str(data)], capsys)
+    assert "checkpoint.pt: damaged" in err and f"its {field}" in err
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before  # config.toml still says 2 epochs
+
+
 def test_damaged_weights_file_is_one_line_without_unsafe_advice(finished, data, tmp_path, capsys):
     run = _copy(finished, tmp_path / "run")
     (run / "weights.pt").write_bytes(b"\x80\x02 garbage")

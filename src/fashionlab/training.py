@@ -45,7 +45,7 @@ from .models.init import dirac_, whiten_first_conv_
 from .models.layers import apply_constraints
 from .models.summary import summarize
 from .optim import KerasRMSprop
-from .runs import RunDir, Scored, environment_record
+from .runs import HISTORY_COLUMNS, RunDir, Scored, environment_record
 from .tensorboard_log import open_board
 
 
@@ -433,9 +433,28 @@ def _open_run(config: ExperimentConfig, run: RunDir, resume: bool) -> tuple[Expe
         raise UserError(f"{run.path} is a finished run without its checkpoint.pt, so it cannot be trained further "
                         "(it would start again from epoch 1). Train a new run with another --out.")
     checkpoint = run.load_state(run.checkpoint)
-    if not isinstance(checkpoint, dict) or not {"model", "optimizer", "rng", "epoch", "step"} <= checkpoint.keys():
-        raise UserError(f"{run.checkpoint}: damaged or not a fashionlab checkpoint. Start the run again with another --out.")
+    problem = _checkpoint_problem(checkpoint, saved.epochs)
+    if problem:
+        raise UserError(f"{run.checkpoint}: damaged or not a fashionlab checkpoint ({problem}). "
+                        "Start the run again with another --out.")
     return config, checkpoint
+
+
+def _checkpoint_problem(checkpoint, epochs: int) -> str | None:
+    """What makes `checkpoint` unusable for a run of `epochs` epochs, checked before anything is written; or None."""
+    if not isinstance(checkpoint, dict) or not {"model", "optimizer", "rng", "epoch", "step", "history", "best"} <= checkpoint.keys():
+        return "a field is missing"
+    epoch, step, history = checkpoint["epoch"], checkpoint["step"], checkpoint["history"]
+    if not (type(epoch) is int and 1 <= epoch <= epochs + 1):  # epochs + 1: every epoch done, the test not yet
+        return f"its epoch is not a number from 1 to {epochs + 1}"
+    if not (type(step) is int and step >= 0):
+        return "its step is not a count"
+    if not (isinstance(history, list) and len(history) == epoch - 1
+            and all(isinstance(row, dict) and set(HISTORY_COLUMNS) <= row.keys() for row in history)):
+        return f"its history does not hold the {epoch - 1} finished epochs"
+    if not isinstance(checkpoint["best"], dict):
+        return "its best epoch is not recorded"
+    return None
 
 
 def _check_same_data(run: RunDir, dataset: Dataset) -> None:
