@@ -445,9 +445,28 @@ def cmd_serve(args) -> int:
     if not 0 < args.max_upload_mb <= 1024 or not 0 <= args.port <= 65535:
         raise UserError("--max-upload-mb must be in (0, 1024] and --port in 0-65535.")
     app = create_app(args.run_dir, max_upload_mb=args.max_upload_mb, device=args.device)
-    print(f"serving {args.run_dir} at http://{args.host}:{args.port}/ (API docs at /docs); Ctrl-C stops", flush=True)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    sock = _listening_socket(args.host, args.port)
+    port = sock.getsockname()[1]  # the one the system chose, for --port 0
+    print(f"serving {args.run_dir} at http://{args.host}:{port}/ (API docs at /docs); Ctrl-C stops", flush=True)
+    uvicorn.Server(uvicorn.Config(app, log_level="warning")).run(sockets=[sock])
     return 0
+
+
+def _listening_socket(host: str, port: int):
+    """A socket bound to host:port, made here so that a port in use or a bad --host is one line with
+    exit code 2 (uvicorn, binding itself, logs the error and exits with 3)."""
+    import socket
+
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        sock = socket.socket(family, kind, proto)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does: restart without waiting
+        sock.bind(address)
+    except OSError as exc:
+        raise UserError(f"--host {host} --port {port}: cannot listen there ({exc.strerror or exc}); "
+                        "give a free --port, or a --host that is an address of this machine.") from None
+    sock.set_inheritable(True)
+    return sock
 
 
 # ---------------------------------------------------------------- parser
