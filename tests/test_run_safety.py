@@ -236,12 +236,22 @@ def test_evaluate_without_metrics_json_does_not_claim_to_agree(finished, data, t
     assert "agrees" not in err and "not compared" in err and "metrics.json is missing" in err
 
 
-@pytest.mark.parametrize("content", ['{"dataset": 3}', "{}", "nul\x00"])
+@pytest.mark.parametrize("content", ['{"dataset": 3}', "{}", "nul\x00",
+                                     '{"dataset": {"release": "fashion-mnist", "checksums": {}}}'])
 def test_damaged_environment_json_is_named(finished, data, tmp_path, capsys, content):
     run = _copy(finished, tmp_path / "run")
     (run / "environment.json").write_text(content)
     err = one_line_exit_2(["evaluate", str(run), "--data-dir", str(data)], capsys)
     assert "environment.json" in err and "damaged" in err
+
+
+@pytest.mark.parametrize("device", [None, "tpu:0", ["cpu"]])
+def test_a_damaged_device_record_scores_as_the_config_says(finished, data, tmp_path, capsys, device):
+    run = _copy(finished, tmp_path / "run")
+    environment = json.loads((run / "environment.json").read_text())
+    (run / "environment.json").write_text(json.dumps({**environment, "device": device}))
+    assert main(["evaluate", str(run), "--data-dir", str(data)]) == 0
+    assert "agrees with the run's metrics.json" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("content", ["epoch,train_loss\n1\n", "epoch,train_loss,train_accuracy,val_loss,val_accuracy,lr,seconds\n1,0.5\n",

@@ -67,6 +67,11 @@ def scoring_precision(config_precision: str, device: torch.device, environment: 
     `environment` is the run's environment.json (None when it has none). Runs recorded before
     precision was an option have no "precision" key: they were trained in fp32.
     """
-    if environment is not None and torch.device(environment.get("device", "cpu")).type == device.type:
-        return environment.get("precision", "fp32")
+    if environment is not None:
+        try:
+            same_kind = torch.device(environment.get("device", "cpu")).type == device.type
+        except (TypeError, RuntimeError):  # a damaged record ("tpu:0", null): score as the config says
+            same_kind = False
+        if same_kind and environment.get("precision", "fp32") in ("fp32", "bf16"):
+            return environment.get("precision", "fp32")
     return resolve_precision(config_precision, device)

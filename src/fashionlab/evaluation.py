@@ -217,6 +217,9 @@ def evaluate_run(run_dir, data_dir=None, device="auto", tta_flip: bool | None = 
     from .data.releases import TEST_FILES
 
     for name in TEST_FILES:
+        if not isinstance(recorded["checksums"].get(name), str):
+            raise UserError(f"{run.environment}: records no checksum of {name}, so the data it was tested on "
+                            "cannot be checked; the file is damaged.")
         if recorded["checksums"].get(name) != dataset.checksums.get(name):
             raise UserError(
                 f"{dataset.data_dir}: {name} differs from the one this run was tested on "

@@ -39,6 +39,9 @@ class ReproduceResult:
     skipped: list[str]
 
 
+MAX_SCALE = 100.0  # 100x the paper's epochs is already 100,000 for ANN-1; beyond is a typo
+
+
 def scaled_epochs(epochs: int, scale: float) -> int:
     return max(1, round(epochs * scale))
 
@@ -71,8 +74,8 @@ def reproduce(
     `overrides` are config keys applied to every experiment, as `fashionlab train`'s flags and
     `--set` apply them (None values ignored); `epochs` comes from the preset and `scale`.
     """
-    if not 0 < scale < float("inf"):  # also NaN; inf would round to an infinite epoch count
-        raise UserError(f"--scale must be a finite number > 0, got {scale}.")
+    if not 0 < scale <= MAX_SCALE:  # also NaN; 1e308 would round to an infinite epoch count
+        raise UserError(f"--scale must be a number in (0, {MAX_SCALE:g}] (1 is the paper's length), got {scale}.")
     overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
     if "epochs" in overrides:
         raise UserError("reproduce sets every experiment's epochs from the paper's and --scale; give --scale instead.")
