@@ -75,3 +75,16 @@ def test_baselines_bad_numbers(synthetic_dir, tmp_path, capsys, flags, words):
     err = one_line_exit_2(["baselines", "--methods", "logreg", "--data-dir", str(synthetic_dir),
                             "--out", str(out), *flags], capsys)
     assert words in err and not out.exists()
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["train", "ann-1", "--seeds", "x"], "argument --seeds: invalid int value: 'x' (see `fashionlab train --help`)"),
+    (["runs", "--top", "3"], "unrecognized arguments: --top"),
+    (["nosuch"], "invalid choice: 'nosuch'"),
+    ([], "required: COMMAND"),
+])
+def test_usage_errors_are_one_line_too(capsys, argv, words):
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and len(err.strip().splitlines()) == 1 and words in err, err

@@ -472,8 +472,16 @@ def _listening_socket(host: str, port: int):
 # ---------------------------------------------------------------- parser
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with the CLI's one-line errors: the usage block it prints by default runs to ten
+    lines for a command with many flags; `--help` still prints it."""
+
+    def error(self, message: str):
+        self.exit(2, f"fashionlab: error: {message} (see `{self.prog} --help`)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="fashionlab", description="Reproduce, compare and extend deep-learning experiments on Fashion-MNIST.")
+    parser = _Parser(prog="fashionlab", description="Reproduce, compare and extend deep-learning experiments on Fashion-MNIST.")
     parser.add_argument("--version", action="version", version=f"fashionlab {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
