@@ -169,6 +169,18 @@ def test_a_bad_storage_is_one_line_and_leaves_nothing(url, words, tmp_path, caps
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.parametrize("record", ["[]", '{"study": "s", "storage": null, "spec": "x"}', "{broken"])
+def test_a_damaged_sweep_json_is_named_by_report_and_by_a_worker(tmp_path, capsys, record):
+    folder = tmp_path / "sweep"
+    folder.mkdir()
+    (folder / "sweep.json").write_text(record)
+    spec = write(tmp_path / "tiny.toml", RANDOM.format(trials=1, epochs=1))
+    for argv in (["report", str(folder)], ["sweep", str(spec), "--out", str(folder)]):
+        err = one_line_exit_2(argv, capsys)
+        assert "sweep.json: damaged" in err and "another --out" in err
+    assert (folder / "sweep.json").read_text() == record
+
+
 def test_a_study_refuses_a_worker_with_another_spec(tmp_path):
     storage = open_storage(f"sqlite:///{tmp_path / 'study.db'}", heartbeat_seconds=1)
     one = load_spec(str(write(tmp_path / "a.toml", RANDOM.format(trials=3, epochs=1))))

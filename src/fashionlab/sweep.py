@@ -472,10 +472,7 @@ def _check_folder(folder: Path, spec: SweepSpec, study_name: str, storage_url: s
     record = {"study": study_name, "storage": public_url(storage_url), "spec": spec.to_dict()}
     path = folder / SWEEP_FILE
     if path.is_file():
-        try:
-            old = json.loads(path.read_text(encoding="utf-8"))
-        except ValueError as exc:
-            raise UserError(f"{path}: damaged ({exc}); remove it or use another --out.") from None
+        old = read_folder(folder)
         if (old.get("study"), old.get("storage")) != (record["study"], record["storage"]):
             where = old.get("storage") or "its own study.db"
             raise UserError(f"{folder} holds sweep {old.get('study')!r} ({where}); use another --out for "
@@ -493,7 +490,11 @@ def read_folder(folder) -> dict:
     except FileNotFoundError:
         raise UserError(f"{folder}: not a sweep folder (no {SWEEP_FILE}).") from None
     except ValueError as exc:
-        raise UserError(f"{path}: damaged ({exc}).") from None
+        raise UserError(f"{path}: damaged ({exc}); remove it or use another --out.") from None
+    if not (isinstance(record, dict) and isinstance(record.get("study"), str) and isinstance(record.get("spec"), dict)
+            and isinstance(record.get("storage"), (str, type(None)))):
+        raise UserError(f"{path}: damaged (not a sweep record of study, storage and spec); "
+                        "remove it or use another --out.")
     return record
 
 
