@@ -114,6 +114,26 @@ def test_a_finished_run_without_its_checkpoint_is_not_retrained_over_itself(fini
     assert (out / "weights.pt").read_bytes() == weights
 
 
+def test_a_run_without_weights_is_told_to_resume_only_when_it_can(finished, data, tmp_path, capsys):
+    interrupted = _interrupted(data, tmp_path / "interrupted")
+    err = one_line_exit_2(["evaluate", str(interrupted), "--data-dir", str(data)], capsys)
+    assert f"`fashionlab train --out {interrupted} --resume`" in err
+    bare = _copy(finished, tmp_path / "bare")  # as the result folders in docs/results: no weights, no checkpoint
+    (bare / "weights.pt").unlink()
+    (bare / "checkpoint.pt").unlink()
+    err = one_line_exit_2(["evaluate", str(bare), "--data-dir", str(data)], capsys)
+    assert "cannot be finished" in err and "--resume" not in err
+
+
+def test_a_run_without_its_config_is_no_dead_end(data, tmp_path, capsys):
+    out = _interrupted(data, tmp_path / "run")
+    (out / "config.toml").unlink()
+    err = one_line_exit_2(["train", "--out", str(out), "--resume", "--data-dir", str(data)], capsys)
+    assert "config.toml is missing" in err and "another --out" in err
+    err = one_line_exit_2(["train", "ann-2", "--out", str(out), "--data-dir", str(data)], capsys)
+    assert "already holds a run" in err
+
+
 def test_resume_on_other_data_is_refused_naming_the_files(data, tmp_path, capsys):
     out = _interrupted(data, tmp_path / "run")
     other = write_dataset(tmp_path / "other", seed=7)

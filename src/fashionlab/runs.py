@@ -176,10 +176,9 @@ class RunDir:
                 f"Train its config fully with `fashionlab train {self.config}`."
             )
         if missing:
-            raise UserError(
-                f"{self.path}: not a complete run directory (missing {', '.join(missing)}). "
-                "Finish it with `fashionlab train ... --out DIR --resume`."
-            )
+            how = (f"Finish it with `fashionlab train --out {self.path} --resume`." if self.checkpoint.is_file()
+                   else "Its checkpoint.pt is gone too, so it cannot be finished: train it again with another --out.")
+            raise UserError(f"{self.path}: not a complete run directory (missing {', '.join(missing)}). {how}")
 
     def require_network(self) -> None:
         """Error unless this is a trained network's run (other kinds have no saved model to load)."""

@@ -194,6 +194,9 @@ def resume_config(out, experiment: str | None, overrides: dict) -> ExperimentCon
     """
     run = RunDir(out)
     if not run.config.is_file():
+        if run.checkpoint.is_file() or run.metrics.is_file() or run.weights.is_file():
+            raise UserError(f"{run.path}: its config.toml is missing, so the run cannot be resumed; "
+                            "train it again with another --out.")
         raise UserError(f"{run.path}: nothing to resume (no run there). Start it without --resume.")
     saved = run.read_config()
     if experiment is not None and load_config(experiment).name != saved.name:
