@@ -134,6 +134,16 @@ def test_a_run_without_its_config_is_no_dead_end(data, tmp_path, capsys):
     assert "already holds a run" in err
 
 
+def test_a_folder_where_a_run_file_belongs_is_refused_before_training(finished, data, tmp_path, capsys):
+    out = _copy(finished, tmp_path / "run")
+    (out / "weights.pt").unlink()
+    (out / "weights.pt").mkdir()
+    history = (out / "history.csv").read_text()
+    err = one_line_exit_2(["train", "--out", str(out), "--resume", "--epochs", "3", "--data-dir", str(data)], capsys)
+    assert "weights.pt is a directory where the run's weights.pt belongs" in err
+    assert (out / "history.csv").read_text() == history  # refused before any epoch
+
+
 def test_resume_on_other_data_is_refused_naming_the_files(data, tmp_path, capsys):
     out = _interrupted(data, tmp_path / "run")
     other = write_dataset(tmp_path / "other", seed=7)

@@ -105,6 +105,17 @@ class RunDir:
             raise UserError(f"{flag} {out} is {self.path}'s own {out.name}; writing there would destroy the run. "
                             f"Give another file name.")
 
+    def refuse_things_in_the_way(self) -> None:
+        """UserError when a folder (or other non-file) sits where one of the run's files will be written,
+        checked before training so that the work is not lost when the write fails at the end."""
+        from .fileio import entry_kind
+
+        for name in self.OWN_FILES:
+            kind = entry_kind(self.path / name)
+            if kind not in (None, "a file"):
+                raise UserError(f"{self.path / name} is {kind} where the run's {name} belongs; move it or "
+                                "choose another --out.")
+
     @property
     def is_complete(self) -> bool:
         return self.metrics.is_file() and self.weights.is_file()

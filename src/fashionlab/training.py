@@ -420,6 +420,7 @@ def _open_run(config: ExperimentConfig, run: RunDir, resume: bool) -> tuple[Expe
     of a finished run that asks for no more epochs, and a resume of a finished run whose
     checkpoint is gone (it would start again from epoch 1).
     """
+    run.refuse_things_in_the_way()
     if not resume:
         # A sweep writes trial.json before its trial trains: only a run's results or state count.
         if run.checkpoint.is_file() or run.metrics.is_file() or run.weights.is_file():
