@@ -293,7 +293,7 @@ def test_damaged_history_csv_is_named(finished, tmp_path, capsys, content):
     assert "history.csv" in err and "damaged" in err
 
 
-@pytest.mark.parametrize("damage", ["missing", "truncated", "garbage", "empty"])
+@pytest.mark.parametrize("damage", ["missing", "truncated", "cut at a row", "garbage", "empty"])
 def test_damaged_predictions_csv_is_named(finished, data, tmp_path, capsys, damage):
     run, other = _copy(finished, tmp_path / "run"), _copy(finished, tmp_path / "other")
     path = run / "predictions.csv"
@@ -301,9 +301,10 @@ def test_damaged_predictions_csv_is_named(finished, data, tmp_path, capsys, dama
     if damage == "missing":
         path.unlink()
     else:
-        path.write_text({"truncated": text[: len(text) // 2], "garbage": "a,b\nc\n", "empty": ""}[damage])
+        path.write_text({"truncated": text[: len(text) // 2], "cut at a row": "".join(text.splitlines(True)[:50]),
+                         "garbage": "a,b\nc\n", "empty": ""}[damage])
     err = one_line_exit_2(["ensemble", str(run), str(other), "--out", str(tmp_path / "e"), "--data-dir", str(data)], capsys)
-    assert "predictions.csv" in err
+    assert str(path) in err  # the damaged member, not the intact one
     assert not (tmp_path / "e").exists()
 
 

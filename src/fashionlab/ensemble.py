@@ -17,6 +17,17 @@ from .evaluation import probability_metrics
 from .runs import RunDir, environment_record, load_run, write_scored_run
 
 
+def _predictions(member):
+    """A member's labels and probabilities, as many rows as its metrics.json counts test images: a
+    truncated predictions.csv is named, not taken for the intact member it disagrees with."""
+    labels, probabilities = member.run.read_predictions()
+    expected = member.metrics.get("test_count")
+    if isinstance(expected, int) and len(labels) != expected:
+        raise UserError(f"{member.run.predictions}: a run file is damaged ({len(labels)} rows where metrics.json "
+                        f"counts {expected} test images; truncated?).")
+    return labels, probabilities
+
+
 def ensemble(run_dirs, out, data_dir=None) -> dict:
     from .data import load_dataset
 
@@ -44,9 +55,9 @@ def ensemble(run_dirs, out, data_dir=None) -> dict:
         if any(theirs["checksums"].get(f) != first["checksums"].get(f) for f in TEST_FILES):
             raise UserError(f"{member.path} was tested on other files than {members[0].path} "
                             f"({theirs['release']} against {first['release']}); ensemble runs of one release.")
-    labels, probabilities = members[0].run.read_predictions()
+    labels, probabilities = _predictions(members[0])
     for member in members[1:]:
-        their_labels, their_probabilities = member.run.read_predictions()
+        their_labels, their_probabilities = _predictions(member)
         if not np.array_equal(labels, their_labels):
             raise UserError(f"{member.path}/predictions.csv lists other labels than {members[0].path}.")
         probabilities = probabilities + their_probabilities
