@@ -420,6 +420,28 @@ def test_dirac_and_whitening_init_shape_the_runs_starting_weights(synthetic_dir,
         start("d", model="ann-1", whiten_init=True)
 
 
+def test_the_weight_average_gets_batchnorm_statistics_of_its_own(synthetic_dir, tmp_path):
+    """Not the average of the statistics along the way: those of the averaged weights, on training images."""
+    from torch.optim.swa_utils import update_bn
+
+    from fashionlab.data import load_dataset
+    from fashionlab.models import build_model
+
+    config = load_config("fast", {"epochs": 2, "train_limit": 240, "batch_size": 32, "device": "cpu", "ema": 0.95,
+                                  "precision": "fp32", "whiten_init": False})
+    train(config, tmp_path / "run", data_dir=synthetic_dir, progress=False, log=lambda s: None)
+    saved = torch.load(tmp_path / "run" / "weights.pt", weights_only=True)
+    live = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=False)["model"]
+    model = build_model(config.model)
+    model.load_state_dict(saved)
+    train_x = prepare_split(*[load_dataset(config.release, synthetic_dir).train_images[:240],
+                              np.zeros(240, dtype=np.int64)], config, torch.device("cpu")).train_x
+    update_bn([train_x], model)  # the average's own statistics, in one batch of every training image
+    means = [k for k in saved if k.endswith("running_mean")]
+    assert means and all(torch.allclose(model.state_dict()[k], saved[k], atol=1e-4) for k in means)
+    assert not all(torch.allclose(live[k], saved[k], atol=1e-4) for k in means)  # the live network's differ
+
+
 def test_ema_weights_are_validated_tested_saved_and_resumed_exactly_with_every_recipe_key(synthetic_dir, tmp_path,
                                                                                          monkeypatch):
     import fashionlab.training as training

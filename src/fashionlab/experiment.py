@@ -69,7 +69,8 @@ class ExperimentConfig:
                                                                         "from a random first epoch (airbench), instead of at random"))
     ema: float = field(default=0.0, metadata=_check(float, low=0, high=1, high_open=True,
                                                     doc="decay per step of an exponential moving average of the weights "
-                                                        "(and BatchNorm statistics) that is validated, tested and saved; 0 is off"))
+                                                        "that is validated, tested and saved, its BatchNorm statistics recomputed "
+                                                        "each epoch; 0 is off"))
     dirac_init: bool = field(default=False, metadata=_check(bool, doc="start each convolution's first filters as the "
                                                                      "identity (airbench); off keeps PyTorch's default init"))
     whiten_init: bool = field(default=False, metadata=_check(bool, doc="start the first convolution's filters as +- the "

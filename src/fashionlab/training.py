@@ -32,7 +32,7 @@ from typing import Callable
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn, update_bn
 
 from .data import Dataset, load_dataset
 from .data.augment import augment_batch
@@ -82,6 +82,9 @@ def learning_rate_at(config: ExperimentConfig, step: int, total_steps: int) -> f
     if step < warm:
         return peak * (step + 1) / warm
     return peak * max(0.0, (total_steps - step) / max(1, total_steps - warm))
+
+
+BN_RECALIBRATION_IMAGES = 10_000  # BatchNorm statistics of a weight average: a sixth of an epoch, forward only
 
 
 def validation_split(n: int, fraction: float) -> int:
@@ -277,6 +280,20 @@ class _Fit:
     def scoring_model(self) -> torch.nn.Module:
         return self.model if self.ema is None else self.ema.module
 
+    def recalibrate_ema(self) -> None:
+        """BatchNorm statistics for the averaged weights, from the first training images (no augmentation).
+
+        Averaging the statistics along with the weights gives statistics of no one network: at decay
+        0.998 the `fast` recipe's average scored 80.9% on validation as averaged and 93.1% once
+        recomputed (session 7). SWA's update_bn, over BN_RECALIBRATION_IMAGES images.
+        """
+        x = self.split.train_x[:BN_RECALIBRATION_IMAGES]
+        size = self.config.eval_batch_size
+        batches = (x[i : i + size].contiguous(memory_format=torch.channels_last) if self.channels_last
+                   else x[i : i + size] for i in range(0, x.shape[0], size))
+        with torch.no_grad(), autocast(self.device, self.precision):
+            update_bn(batches, self.ema.module)
+
     def epoch_end_lr(self, epoch: int) -> float:
         """The schedule's learning rate at the last step of `epoch` (what history records; groups may scale it)."""
         total = self.config.epochs * self.steps_per_epoch
@@ -374,6 +391,8 @@ def _train_locked(run: RunDir, config: ExperimentConfig, data_dir, resume: bool,
         while state.epoch <= config.epochs and not stopped_early:
             started = time.perf_counter()
             train_loss, train_accuracy = _train_epoch(fit, state, started, stop, progress)
+            if fit.ema is not None:
+                fit.recalibrate_ema()
             val_loss, val_accuracy = loss_and_accuracy(fit.logits(fit.split.val_x), fit.split.val_y)
             row = {
                 "epoch": state.epoch, "train_loss": train_loss, "train_accuracy": train_accuracy,
@@ -496,7 +515,8 @@ def _set_up(run: RunDir, config: ExperimentConfig, data_dir, fresh: bool = True)
     model, channels_last = place_model(model, device)
     # A copy of the plain (uncompiled) model; BatchNorm's running statistics are averaged too, so
     # the averaged model scores as it is.
-    ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(config.ema), use_buffers=True) if config.ema else None
+    # Parameters only: the average's BatchNorm statistics are recomputed for it (recalibrate_ema).
+    ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(config.ema), use_buffers=False) if config.ema else None
     if config.compile == "on" or (config.compile == "auto" and device.type == "cuda"):
         # In place, so state_dict keys stay those of the plain model. On this project's 2-core CPU
         # it made CNN-2's steps slower (21.8 ms against 18.3 ms), hence CUDA only by default.
