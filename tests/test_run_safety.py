@@ -258,6 +258,14 @@ def test_inconsistent_metrics_json_is_named_not_a_traceback(finished, tmp_path, 
     assert "metrics.json" in err and "damaged" in err
 
 
+def test_a_folder_where_metrics_json_belongs_is_named_by_evaluate(finished, data, tmp_path, capsys):
+    run = _copy(finished, tmp_path / "run")
+    (run / "metrics.json").unlink()
+    (run / "metrics.json").mkdir()
+    err = one_line_exit_2(["evaluate", str(run), "--data-dir", str(data)], capsys)
+    assert "metrics.json: a directory where a run file belongs" in err
+
+
 def test_evaluate_without_metrics_json_does_not_claim_to_agree(finished, data, tmp_path, capsys):
     run = _copy(finished, tmp_path / "run")
     (run / "metrics.json").unlink()

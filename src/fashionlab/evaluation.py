@@ -233,6 +233,8 @@ def evaluate_run(run_dir, data_dir=None, device="auto", tta_flip: bool | None = 
         warnings.warn(f"{run.path}: {text}", stacklevel=2)
     if overridden:
         return metrics, None
+    if run.metrics.exists() and not run.metrics.is_file():
+        raise UserError(f"{run.metrics}: a directory where a run file belongs; move it, then evaluate again.")
     if not run.metrics.is_file():
         return metrics, None  # nothing to compare with: the caller says so, it does not "agree"
     saved = run.read_metrics()
