@@ -84,7 +84,7 @@ def learning_rate_at(config: ExperimentConfig, step: int, total_steps: int) -> f
     return peak * max(0.0, (total_steps - step) / max(1, total_steps - warm))
 
 
-BN_RECALIBRATION_IMAGES = 10_000  # BatchNorm statistics of a weight average: a sixth of an epoch, forward only
+BN_RECALIBRATION_IMAGES = 10_000  # BatchNorm statistics of a weight average: plenty, and forward passes only
 
 
 def validation_split(n: int, fraction: float) -> int:
@@ -513,9 +513,8 @@ def _set_up(run: RunDir, config: ExperimentConfig, data_dir, fresh: bool = True)
     if config.whiten_init and fresh:
         whiten_first_conv_(model, split.train_x)
     model, channels_last = place_model(model, device)
-    # A copy of the plain (uncompiled) model; BatchNorm's running statistics are averaged too, so
-    # the averaged model scores as it is.
-    # Parameters only: the average's BatchNorm statistics are recomputed for it (recalibrate_ema).
+    # A copy of the plain (uncompiled) model. It averages parameters only: its BatchNorm statistics
+    # are recomputed for the averaged weights at each epoch's end (_Fit.recalibrate_ema).
     ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(config.ema), use_buffers=False) if config.ema else None
     if config.compile == "on" or (config.compile == "auto" and device.type == "cuda"):
         # In place, so state_dict keys stay those of the plain model. On this project's 2-core CPU
