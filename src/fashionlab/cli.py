@@ -7,7 +7,6 @@ fix, no traceback); 1 anything else.
 from __future__ import annotations
 
 import argparse
-import errno
 import json
 import sys
 import warnings
@@ -638,27 +637,6 @@ def _format_warning(message, category, filename, lineno, line=None) -> str:
     return f"fashionlab: warning: {message}\n"
 
 
-# What to do about a file-system error on a path the user named, by errno. Checks before the work
-# catch the common cases with a better message; this is the net under every command.
-_OS_ERROR_FIXES = {
-    errno.EACCES: "check its permissions, or give a path you can read and write",
-    errno.EPERM: "check its permissions, or give a path you can read and write",
-    errno.EROFS: "give a path on a writable file system",
-    errno.EISDIR: "a folder is in the way: move it, or give another path",
-    errno.ENOTDIR: "a file is in the way of a folder in that path: move it, or give another path",
-    errno.EEXIST: "a file is in the way of a folder in that path: move it, or give another path",
-    errno.ENOENT: "check the path: a folder in it does not exist or cannot hold files",
-    errno.ENAMETOOLONG: "give a shorter name (set `name` or pass --out)",
-    errno.ENOSPC: "free some disk space, or give a path on another disk",
-}
-
-
-def os_error_line(exc: OSError) -> str:
-    """One line for a file-system error on a path: the path, what the system said, and the fix."""
-    fix = _OS_ERROR_FIXES.get(exc.errno, "check the path")
-    return f"{exc.filename}: {exc.strerror or exc}; {fix}."
-
-
 def main(argv: list[str] | None = None) -> int:
     warnings.formatwarning = _format_warning  # one readable line, not Python's file:line form
     parser = build_parser()
@@ -671,6 +649,8 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:
         if exc.filename is None:  # not about a path the user gave (a socket, a library's own failure)
             raise
+        from .fileio import os_error_line
+
         print(f"fashionlab: error: {os_error_line(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -7,6 +7,7 @@ paper means by "the accuracy of shirts"); it equals the class's recall.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -48,16 +49,20 @@ def tta_logits(model: torch.nn.Module, images: torch.Tensor, flip: bool = False,
     return logits
 
 
+def eval_batches(x: torch.Tensor, batch_size: int, channels_last: bool = False) -> Iterator[torch.Tensor]:
+    """`x` in batches of `batch_size`, in the model's memory format: what every scoring pass feeds."""
+    for start in range(0, x.shape[0], batch_size):
+        batch = x[start : start + batch_size]
+        yield batch.contiguous(memory_format=torch.channels_last) if channels_last else batch
+
+
 @torch.inference_mode()
 def predict_logits(model: torch.nn.Module, x: torch.Tensor, batch_size: int = 1000, channels_last: bool = False,
                    precision: str = "fp32", tta_flip: bool = False, tta_shift: int = 0) -> torch.Tensor:
     """Logits for `x` in batches, in eval mode, over the test-time views of `tta_logits`."""
     model.eval()
     outputs = []
-    for start in range(0, x.shape[0], batch_size):
-        batch = x[start : start + batch_size]
-        if channels_last:
-            batch = batch.contiguous(memory_format=torch.channels_last)
+    for batch in eval_batches(x, batch_size, channels_last):
         with autocast(x.device, precision):
             outputs.append(tta_logits(model, batch, tta_flip, tta_shift))
     return torch.cat(outputs)

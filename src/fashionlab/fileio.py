@@ -28,6 +28,27 @@ _WRITE_FAILURES = {  # errno -> what to tell the user; any other OSError stays a
 }
 
 
+# What to do about any other file-system error on a path the user named, by errno: the CLI's net
+# under every command (checks before the work catch the common cases with a better message).
+_OS_ERROR_FIXES = {
+    errno.EACCES: "check its permissions, or give a path you can read and write",
+    errno.EPERM: "check its permissions, or give a path you can read and write",
+    errno.EROFS: "give a path on a writable file system",
+    errno.EISDIR: "a folder is in the way: move it, or give another path",
+    errno.ENOTDIR: "a file is in the way of a folder in that path: move it, or give another path",
+    errno.EEXIST: "a file is in the way of a folder in that path: move it, or give another path",
+    errno.ENOENT: "check the path: a folder in it does not exist or cannot hold files",
+    errno.ENAMETOOLONG: "give a shorter name (set `name` or pass --out)",
+    errno.ENOSPC: "free some disk space, or give a path on another disk",
+}
+
+
+def os_error_line(exc: OSError) -> str:
+    """One line for a file-system error on a path: the path, what the system said, and the fix."""
+    fix = _OS_ERROR_FIXES.get(exc.errno, "check the path")
+    return f"{exc.filename}: {exc.strerror or exc}; {fix}."
+
+
 class WriteFailure(UserError):
     """A write failed for a reason the user can fix (`reason`: 'the disk is full', ...)."""
 

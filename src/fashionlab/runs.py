@@ -117,6 +117,11 @@ class RunDir:
                                 "choose another --out.")
 
     @property
+    def holds_results_or_state(self) -> bool:
+        """A checkpoint, metrics or weights: a run is here (config.toml or a sweep's trial.json alone is not)."""
+        return self.checkpoint.is_file() or self.metrics.is_file() or self.weights.is_file()
+
+    @property
     def is_complete(self) -> bool:
         return self.metrics.is_file() and self.weights.is_file()
 
@@ -395,13 +400,23 @@ class RunDir:
                 if (names is None or name in names) and (self.path / name).is_file()]
 
 
+def _number(value, kind=float):
+    """`value` if it is a number of `kind` (an int counts as a float, a bool as neither), else None."""
+    ok = isinstance(value, (int, float) if kind is float else int) and not isinstance(value, bool)
+    return value if ok and (kind is int or math.isfinite(value)) else None
+
+
+def _text(value, default: str = "") -> str:
+    return value if isinstance(value, str) else default
+
+
 PER_CLASS_FIELDS = ("precision", "recall", "f1", "accuracy")  # what reports print of each class (evaluation.py)
 
 
 def _metrics_problem(metrics: dict) -> str | None:
     """What is wrong with a metrics.json's content, or None."""
     def is_number(value) -> bool:
-        return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+        return _number(value) is not None
 
     accuracy = metrics.get("test_accuracy")
     if not (is_number(accuracy) and 0 <= accuracy <= 1):
@@ -608,16 +623,6 @@ def find_runs(root: str | os.PathLike) -> list[Path]:
         else:
             subfolders[:] = sorted(d for d in subfolders if not d.startswith("."))
     return found
-
-
-def _number(value, kind=float):
-    """`value` if it is a number of `kind` (an int counts as a float, a bool as neither), else None."""
-    ok = isinstance(value, (int, float) if kind is float else int) and not isinstance(value, bool)
-    return value if ok and (kind is int or math.isfinite(value)) else None
-
-
-def _text(value, default: str = "") -> str:
-    return value if isinstance(value, str) else default
 
 
 def run_overview(path: Path, root: Path) -> RunOverview:

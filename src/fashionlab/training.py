@@ -38,7 +38,7 @@ from .data import Dataset, load_dataset
 from .data.augment import augment_batch
 from .device import autocast, place_model, resolve_device, resolve_precision
 from .errors import UserError
-from .evaluation import evaluate, loss_and_accuracy, predict_logits, to_input
+from .evaluation import eval_batches, evaluate, loss_and_accuracy, predict_logits, to_input
 from .experiment import RUN_SETTINGS, ExperimentConfig, config_from_dict, load_config
 from .models import build_model
 from .models.init import dirac_, whiten_first_conv_
@@ -197,7 +197,7 @@ def resume_config(out, experiment: str | None, overrides: dict) -> ExperimentCon
     """
     run = RunDir(out)
     if not run.config.is_file():
-        if run.checkpoint.is_file() or run.metrics.is_file() or run.weights.is_file():
+        if run.holds_results_or_state:
             raise UserError(f"{run.path}: its config.toml is missing, so the run cannot be resumed; "
                             "train it again with another --out.")
         raise UserError(f"{run.path}: nothing to resume (no run there). Start it without --resume.")
@@ -287,10 +287,8 @@ class _Fit:
         0.998 the `fast` recipe's average scored 80.9% on validation as averaged and 93.1% once
         recomputed (session 7). SWA's update_bn, over BN_RECALIBRATION_IMAGES images.
         """
-        x = self.split.train_x[:BN_RECALIBRATION_IMAGES]
-        size = self.config.eval_batch_size
-        batches = (x[i : i + size].contiguous(memory_format=torch.channels_last) if self.channels_last
-                   else x[i : i + size] for i in range(0, x.shape[0], size))
+        batches = eval_batches(self.split.train_x[:BN_RECALIBRATION_IMAGES], self.config.eval_batch_size,
+                               self.channels_last)
         with torch.no_grad(), autocast(self.device, self.precision):
             update_bn(batches, self.ema.module)
 
@@ -441,8 +439,7 @@ def _open_run(config: ExperimentConfig, run: RunDir, resume: bool) -> tuple[Expe
     """
     run.refuse_things_in_the_way()
     if not resume:
-        # A sweep writes trial.json before its trial trains: only a run's results or state count.
-        if run.checkpoint.is_file() or run.metrics.is_file() or run.weights.is_file():
+        if run.holds_results_or_state:  # a sweep writes trial.json before its trial trains
             raise UserError(f"{run.path} already holds a run. Pass --resume to continue it, or choose another --out.")
         return config, None
     if not run.config.is_file() or not (run.checkpoint.is_file() or run.is_complete):
