@@ -78,3 +78,14 @@ def test_bad_seeds_are_one_line_errors(tmp_path, capsys, argv, message):
 
     err = one_line_exit_2(["train", "ann-3", "--out", str(tmp_path / "never"), *argv], capsys)
     assert message in err and not (tmp_path / "never").exists()
+
+
+def test_a_folder_where_seeds_json_belongs_is_refused_before_any_seed_trains(synthetic_dir, tmp_path, capsys):
+    out = tmp_path / "group"
+    (out / "seeds.json").mkdir(parents=True)
+    argv = ["train", "ann-3", "--epochs", "1", "--train-limit", "200", "--device", "cpu", "--quiet",
+            "--data-dir", str(synthetic_dir), "--out", str(out), "--seeds", "0"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "seeds.json is a directory" in err and "--out" in err and len(err.strip().splitlines()) == 1
+    assert not (out / "seed-0").exists()  # nothing trained, nothing to lose

@@ -562,6 +562,16 @@ def seed_run_dir(group: str | os.PathLike, seed: int) -> Path:
     return Path(group) / f"seed-{seed}"
 
 
+def refuse_seed_summary_in_the_way(group: str | os.PathLike) -> None:
+    """UserError when a folder (or other non-file) sits where seeds.json belongs, checked before any seed trains."""
+    from .fileio import entry_kind
+
+    path = Path(group) / SEED_SUMMARY
+    kind = entry_kind(path)
+    if kind not in (None, "a file"):
+        raise UserError(f"{path} is {kind} where the group's {SEED_SUMMARY} belongs; move it or choose another --out.")
+
+
 def write_seed_summary(group: str | os.PathLike, summary: dict) -> Path:
     """seeds.json: the group's experiment, seeds, run folders and each metric's mean, sd and n."""
     path = Path(group) / SEED_SUMMARY

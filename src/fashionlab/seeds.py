@@ -15,7 +15,7 @@ from typing import Callable
 
 from .errors import UserError
 from .experiment import ExperimentConfig, config_from_dict
-from .runs import RunRecord, load_run, seed_run_dir, write_seed_summary
+from .runs import RunRecord, load_run, refuse_seed_summary_in_the_way, seed_run_dir, write_seed_summary
 from .training import train_unless_done
 
 # The metrics.json numbers summarised over seeds (those a run lacks are left out).
@@ -78,6 +78,7 @@ def train_seeds(config: ExperimentConfig, seeds, out: str | Path, data_dir=None,
     """Train `config` once per seed into OUT/seed-N (skipping finished ones), then write OUT/seeds.json."""
     seeds = check_seeds(seeds)
     out = Path(out)
+    refuse_seed_summary_in_the_way(out)  # before training: a write that fails at the end would waste the seeds
     trained, skipped = [], []
     for seed in seeds:
         changes = {"seed": seed}
