@@ -174,27 +174,39 @@ def test_a_diverging_fit_stops_without_a_finished_looking_run(data, tmp_path, ca
     assert not (out / "metrics.json").exists() and not (out / "weights.pt").exists()
 
 
-def test_a_full_disk_is_one_line_naming_the_file_and_the_run_resumes(data, tmp_path, capsys, monkeypatch):
+@pytest.mark.parametrize("full_at", ["config.toml", "metrics.json"])
+def test_a_full_disk_is_one_line_naming_the_file_and_the_run_resumes(full_at, data, tmp_path, capsys, monkeypatch):
     out = tmp_path / "run"
-    real_fsync, calls = os.fsync, []
+    real_fsync = os.fsync
 
-    def fsync(fd):  # the disk fills up at the 4th file written
-        calls.append(fd)
-        if len(calls) == 4:
+    def fsync(fd):  # the disk fills up when the run first writes `full_at` (its temporary file, .NAME.*.tmp)
+        if os.path.basename(os.readlink(f"/proc/self/fd/{fd}")).startswith(f".{full_at}."):
             raise OSError(errno.ENOSPC, "No space left on device")
         real_fsync(fd)
 
     monkeypatch.setattr(os, "fsync", fsync)
-    err = one_line_exit_2(["train", "ann-2", "--epochs", "2", "--train-limit", "200", "--device", "cpu",
-                           "--data-dir", str(data), "--out", str(out), "--quiet"], capsys)
-    assert "the disk is full" in err and str(out) in err and "--resume" in err
-    assert not [p for p in os.listdir(out) if p.endswith(".tmp")]  # no temporary file left behind
+    argv = ["train", "ann-2", "--epochs", "2", "--train-limit", "200", "--device", "cpu", "--data-dir", str(data),
+            "--out", str(out), "--quiet"]
+    err = one_line_exit_2(argv, capsys)
+    assert "the disk is full" in err and str(out / full_at) in err
+    assert not list(tmp_path.rglob("*.tmp"))  # no temporary file left behind
     monkeypatch.undo()
-    code = main(["train", "--out", str(out), "--resume", "--data-dir", str(data), "--quiet"])
-    if code == 2:  # stopped before the first checkpoint: a fresh start is what works
-        assert main(["train", "ann-2", "--epochs", "2", "--train-limit", "200", "--device", "cpu",
-                     "--data-dir", str(data), "--out", str(out), "--quiet"]) == 0
+    if full_at == "metrics.json":  # after training: the checkpoint is there, and --resume finishes the run
+        assert "run it again with --resume" in err
+        assert main(["train", "--out", str(out), "--resume", "--data-dir", str(data), "--quiet"]) == 0
+    else:  # before the first checkpoint: running the command again is what works
+        assert "run the command again" in err and "--resume" not in err
+        assert main(argv) == 0
     assert RunDir(out).is_complete
+
+
+def test_a_full_disk_under_report_advises_running_it_again_not_resuming(finished, tmp_path, capsys, monkeypatch):
+    def fsync(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    err = one_line_exit_2(["report", str(finished), "--out", str(tmp_path / "r.html")], capsys)
+    assert "the disk is full" in err and "run the command again" in err and "--resume" not in err
 
 
 # ---------------------------------------------------------------- ensembles

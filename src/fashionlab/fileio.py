@@ -52,10 +52,12 @@ def os_error_line(exc: OSError) -> str:
 class WriteFailure(UserError):
     """A write failed for a reason the user can fix (`reason`: 'the disk is full', ...)."""
 
-    def __init__(self, path, reason: str):
+    def __init__(self, path, reason: str, resumable: bool = False):
+        again = "run it again with --resume: training continues from its last checkpoint" if resumable else \
+            "run the command again"
         super().__init__(f"{path}: could not be written: {reason}. Nothing was half-written; free space or fix the "
-                         "folder and run the command again (an interrupted training continues with --resume).")
-        self.reason = reason
+                         f"folder and {again}.")
+        self.path, self.reason = path, reason
 
 
 def write_failure(path, exc: OSError) -> WriteFailure | None:

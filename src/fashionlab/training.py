@@ -40,6 +40,7 @@ from .device import autocast, place_model, resolve_device, resolve_precision
 from .errors import UserError
 from .evaluation import eval_batches, evaluate, loss_and_accuracy, predict_logits, to_input
 from .experiment import RUN_SETTINGS, ExperimentConfig, config_from_dict, load_config
+from .fileio import WriteFailure
 from .models import build_model
 from .models.init import dirac_, whiten_first_conv_
 from .models.layers import apply_constraints
@@ -355,7 +356,12 @@ def train(
     """
     run = RunDir(out)
     with run.writing():
-        return _train_locked(run, config, data_dir, resume, progress, should_stop, log, on_epoch, kind)
+        try:
+            return _train_locked(run, config, data_dir, resume, progress, should_stop, log, on_epoch, kind)
+        except WriteFailure as failure:
+            if not run.checkpoint.is_file():
+                raise
+            raise WriteFailure(failure.path, failure.reason, resumable=True) from None
 
 
 def _train_locked(run: RunDir, config: ExperimentConfig, data_dir, resume: bool, progress: bool,
