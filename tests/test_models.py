@@ -186,3 +186,54 @@ def test_whitening_init_decorrelates_the_first_convolutions_patches():
     assert torch.allclose(cov, torch.diag(cov.diagonal()), atol=1e-3)  # decorrelated
     assert cov.diagonal()[0] > 0.9  # unit variance where the eigenvalue dwarfs eps
     assert torch.equal(weight[9:18], -weight[:9])
+
+
+def _conv_grads(conv, x, autocast: bool):
+    conv.zero_grad()
+    x = x.detach().clone().requires_grad_()
+    with torch.autocast("cpu", torch.bfloat16, enabled=autocast):
+        y = conv(x)
+    y.float().square().sum().backward()
+    return y, x.grad.float(), conv.weight.grad.float()
+
+
+@pytest.mark.parametrize("side, gemm", [(3, True), (4, True), (7, False)])
+def test_conv3x3_weight_gradient_by_gemm_matches_conv2d(side, gemm):
+    from fashionlab.models.conv3x3 import Conv3x3
+
+    torch.manual_seed(0)
+    conv = Conv3x3(24, 40).to(memory_format=torch.channels_last)
+    plain = torch.nn.Conv2d(24, 40, 3, padding=1, bias=False).to(memory_format=torch.channels_last)
+    assert {k: v.shape for k, v in conv.state_dict().items()} == {k: v.shape for k, v in plain.state_dict().items()}
+    plain.load_state_dict(conv.state_dict())
+    x = torch.randn(32, 24, side, side).contiguous(memory_format=torch.channels_last)
+
+    y, grad_x, grad_w = _conv_grads(conv, x, autocast=True)
+    assert ("_GemmWeightGrad" in type(y.grad_fn).__name__) == gemm  # the GEMM only on maps of at most 4x4
+    y_plain, grad_x_plain, grad_w_plain = _conv_grads(plain, x, autocast=True)
+    assert torch.equal(y, y_plain)  # the forward is oneDNN's either way
+    # fp64 truth of the same bf16-rounded operands: both paths are as close to it as bf16 allows
+    x64 = x.to(torch.bfloat16).double().requires_grad_()
+    w64 = conv.weight.detach().to(torch.bfloat16).double().requires_grad_()
+    y64 = torch.nn.functional.conv2d(x64, w64, padding=1)
+    y64.backward(2 * y.double())  # d(sum y^2)/dy, with the bf16 forward's y, as both paths saw it
+    for ours, theirs, truth in ((grad_w, grad_w_plain, w64.grad), (grad_x, grad_x_plain, x64.grad)):
+        error = ((ours.double() - truth).norm() / truth.norm()).item()
+        assert error < 1e-2 and error <= 1.5 * ((theirs.double() - truth).norm() / truth.norm()).item() + 1e-3
+
+
+def test_conv3x3_takes_conv2ds_own_path_outside_bf16_training():
+    from fashionlab.models.conv3x3 import Conv3x3
+
+    conv, x = Conv3x3(8, 8), torch.randn(4, 8, 3, 3)
+    assert "_GemmWeightGrad" not in type(conv(x).grad_fn).__name__  # fp32
+    conv.eval()
+    with torch.autocast("cpu", torch.bfloat16):
+        assert "_GemmWeightGrad" not in type(conv(x).grad_fn).__name__  # evaluation
+    conv.train()
+    Conv3x3.gemm_weight_grad = False
+    try:
+        with torch.autocast("cpu", torch.bfloat16):
+            assert "_GemmWeightGrad" not in type(conv(x).grad_fn).__name__  # switched off for benchmarks
+    finally:
+        Conv3x3.gemm_weight_grad = True

@@ -12,12 +12,14 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .conv3x3 import Conv3x3
+
 
 ACTIVATIONS = {"gelu": nn.GELU, "relu": nn.ReLU}
 
 
 def conv_bn(c_in: int, c_out: int, act: str = "gelu") -> nn.Sequential:
-    return nn.Sequential(nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), ACTIVATIONS[act]())
+    return nn.Sequential(Conv3x3(c_in, c_out), nn.BatchNorm2d(c_out), ACTIVATIONS[act]())
 
 
 class Residual(nn.Module):
@@ -36,7 +38,7 @@ class Block(nn.Module):
 
     def __init__(self, c_in: int, c_out: int, residual: bool, act: str = "gelu"):
         super().__init__()
-        self.conv = nn.Conv2d(c_in, c_out, 3, padding=1, bias=False)
+        self.conv = Conv3x3(c_in, c_out)
         self.pool = nn.MaxPool2d(2)
         self.norm = nn.BatchNorm2d(c_out)
         self.act = ACTIVATIONS[act]()
@@ -94,3 +96,4 @@ def fastnet2_wide() -> FastNet:
 # erasing to regularise a long run, rather than on more epochs of fastnet2-wide.
 def fastnet2_xl() -> FastNet:
     return FastNet((96, 192, 384), (True, True), act="relu", pooled_stem_block=True)
+
