@@ -92,7 +92,7 @@ def test_extends_another_file_relative_to_it_and_overrides_win(tmp_path):
     child = tmp_path / "exp" / "child.toml"
     child.write_text('extends = "../base/common.toml"\nlr = 0.05\n')
     config = load_config(str(child), {"epochs": 2})
-    assert (config.model, config.seed, config.lr, config.epochs) == ("fastnet2", 5, 0.05, 2)
+    assert (config.model, config.seed, config.lr, config.epochs) == ("fastnet3", 5, 0.05, 2)
 
 
 @pytest.mark.parametrize("files, message", [

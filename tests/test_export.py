@@ -72,7 +72,7 @@ def test_torchscript_export(runs, tmp_path, capsys):
     assert main(["export", str(run_dirs["fast"]), "--format", "torchscript", "--out", str(out), "--data-dir", str(data)]) == 0
     extra = {"metadata.json": ""}
     module = torch.jit.load(str(out), _extra_files=extra)
-    assert json.loads(extra["metadata.json"])["model"] == "fastnet2"
+    assert json.loads(extra["metadata.json"])["model"] == "fastnet3"
     expected, ds = reference_probabilities(run_dirs["fast"], data)
     got = module(torch.from_numpy(ds.test_images.astype(np.float32)[:, None] / 255)).detach().numpy()
     np.testing.assert_allclose(got, expected, atol=1e-4)

@@ -97,3 +97,10 @@ def fastnet2_wide() -> FastNet:
 def fastnet2_xl() -> FastNet:
     return FastNet((96, 192, 384), (True, True), act="relu", pooled_stem_block=True)
 
+
+# Version 3 (session 8): a 16-channel stem, and the width it frees spent on the last stage. The
+# stem's 28x28 convolution and pool cost a fifth of fastnet2's step for 2% of its multiply-adds, and
+# the whitening init fills 16 filters with the patches' 8 strongest whitening filters and their negatives.
+# On the validation split (4 epochs, seeds 0-3) the 16-64-192 net scored 94.11% against fastnet2's 94.00%.
+def fastnet3() -> FastNet:
+    return FastNet((16, 64, 192), (True, True), act="relu", pooled_stem_block=True)
