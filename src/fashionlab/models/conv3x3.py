@@ -47,6 +47,13 @@ class _GemmWeightGrad(torch.autograd.Function):
         return grad_x, grad_w
 
 
+def _cpu_autocast_is_bf16() -> bool:
+    try:
+        return torch.is_autocast_enabled("cpu") and torch.get_autocast_dtype("cpu") == torch.bfloat16
+    except TypeError:  # torch < 2.4 has only the CPU-specific spellings
+        return torch.is_autocast_cpu_enabled() and torch.get_autocast_cpu_dtype() == torch.bfloat16
+
+
 class Conv3x3(nn.Conv2d):
     """nn.Conv2d(c_in, c_out, 3, padding=1, bias=False); see the module's docstring for its weight gradient."""
 
@@ -57,8 +64,7 @@ class Conv3x3(nn.Conv2d):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if (self.gemm_weight_grad and self.training and torch.is_grad_enabled() and x.device.type == "cpu"
-                and x.shape[-2] * x.shape[-1] <= SMALL_MAP and torch.is_autocast_enabled("cpu")
-                and torch.get_autocast_dtype("cpu") == torch.bfloat16):
+                and x.shape[-2] * x.shape[-1] <= SMALL_MAP and _cpu_autocast_is_bf16()):
             with torch.autocast("cpu", enabled=False):  # cast here, as autocast would, so the Function sees bf16
                 return _GemmWeightGrad.apply(x.to(torch.bfloat16), self.weight.to(torch.bfloat16))
         return super().forward(x)
