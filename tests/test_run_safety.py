@@ -408,3 +408,13 @@ def test_metrics_kind_damage_does_not_crash_kind_queries(finished, tmp_path):
     metrics["kind"] = "weird"
     (run / "metrics.json").write_text(json.dumps(metrics))
     assert RunDir(run).kind == "network"
+
+
+def test_a_run_name_too_long_for_the_system_leaves_no_empty_folders(data, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # without --out the run goes to runs/NAME, and runs/ does not exist yet
+    config = tmp_path / "long.toml"
+    config.write_text(f'extends = "ann-2"\nname = "{"n" * 300}"\n')
+    err = one_line_exit_2(["train", str(config), "--epochs", "1", "--train-limit", "200", "--device", "cpu",
+                           "--data-dir", str(data), "--quiet"], capsys)
+    assert "too long" in err
+    assert not (tmp_path / "runs").exists()

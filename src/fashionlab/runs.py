@@ -79,6 +79,17 @@ class Scored:
     layers: list | None = None  # a network's summary rows (models.summary.LayerRow); None for other kinds
 
 
+def _remove_if_empty(folders: list[Path]) -> None:
+    """rmdir each folder, deepest first, skipping those not made, stopping at the first that holds something."""
+    for folder in folders:
+        if not os.path.isdir(folder):  # never made (its name too long, say); Path.is_dir raises for that
+            continue
+        try:
+            folder.rmdir()
+        except OSError:
+            return
+
+
 class RunDir:
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
@@ -135,15 +146,16 @@ class RunDir:
 
         An OS lock (flock) on the directory itself: the kernel releases it when the process ends,
         however it ends, so no stale lock file is ever left behind. A second writer is refused at
-        once. A directory this call created and left empty is removed again.
+        once. The folders this call created and left empty are removed again, its parents included.
         """
-        created = not self.path.exists()
+        created = [p for p in (self.path, *self.path.parents) if not os.path.lexists(p)]  # deepest first
         try:
             self.path.mkdir(parents=True, exist_ok=True)
             fd = os.open(self.path, os.O_RDONLY)
         except NotADirectoryError:
             raise UserError(f"{self.path}: a file is in the way (or in its path); choose another --out.") from None
         except OSError as exc:
+            _remove_if_empty(created)  # e.g. runs/ when the run's own name was too long
             failure = write_failure(self.path, exc)
             if failure is None:
                 raise
@@ -161,11 +173,7 @@ class RunDir:
             yield self
         finally:
             os.close(fd)
-            if created:
-                try:
-                    self.path.rmdir()  # only if still empty
-                except OSError:
-                    pass
+            _remove_if_empty(created)
 
     @property
     def kind(self) -> str | None:
