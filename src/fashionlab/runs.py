@@ -79,6 +79,15 @@ class Scored:
     layers: list | None = None  # a network's summary rows (models.summary.LayerRow); None for other kinds
 
 
+def refuse_non_file(path: Path, belongs: str) -> None:
+    """UserError when something other than a file (a folder, a FIFO, ...) sits at `path`, where `belongs` will be written."""
+    from .fileio import entry_kind
+
+    kind = entry_kind(path)
+    if kind not in (None, "a file"):
+        raise UserError(f"{path} is {kind} where {belongs} belongs; move it or choose another --out.")
+
+
 def _remove_if_empty(folders: list[Path]) -> None:
     """rmdir each folder, deepest first, skipping those not made, stopping at the first that holds something."""
     for folder in folders:
@@ -119,13 +128,8 @@ class RunDir:
     def refuse_things_in_the_way(self) -> None:
         """UserError when a folder (or other non-file) sits where one of the run's files will be written,
         checked before training so that the work is not lost when the write fails at the end."""
-        from .fileio import entry_kind
-
         for name in self.OWN_FILES:
-            kind = entry_kind(self.path / name)
-            if kind not in (None, "a file"):
-                raise UserError(f"{self.path / name} is {kind} where the run's {name} belongs; move it or "
-                                "choose another --out.")
+            refuse_non_file(self.path / name, f"the run's {name}")
 
     @property
     def holds_results_or_state(self) -> bool:
@@ -572,12 +576,7 @@ def seed_run_dir(group: str | os.PathLike, seed: int) -> Path:
 
 def refuse_seed_summary_in_the_way(group: str | os.PathLike) -> None:
     """UserError when a folder (or other non-file) sits where seeds.json belongs, checked before any seed trains."""
-    from .fileio import entry_kind
-
-    path = Path(group) / SEED_SUMMARY
-    kind = entry_kind(path)
-    if kind not in (None, "a file"):
-        raise UserError(f"{path} is {kind} where the group's {SEED_SUMMARY} belongs; move it or choose another --out.")
+    refuse_non_file(Path(group) / SEED_SUMMARY, f"the group's {SEED_SUMMARY}")
 
 
 def write_seed_summary(group: str | os.PathLike, summary: dict) -> Path:
