@@ -169,6 +169,23 @@ def test_a_bad_storage_is_one_line_and_leaves_nothing(url, words, tmp_path, caps
     assert not (tmp_path / "out").exists()
 
 
+def test_a_full_disk_under_the_folders_own_study_db_names_that_file_and_leaves_nothing(tmp_path, capsys, monkeypatch):
+    import optuna
+    import sqlalchemy.exc
+
+    def full_disk(url, **kwargs):  # SQLite makes the file on connecting, then fails its first write
+        Path(url.removeprefix("sqlite:///")).touch()
+        raise sqlalchemy.exc.OperationalError("CREATE TABLE studies", {}, Exception("database or disk is full"))
+
+    monkeypatch.setattr(optuna.storages, "RDBStorage", full_disk)
+    data = write_dataset(tmp_path / "data")
+    spec = write(tmp_path / "tiny.toml", RANDOM.format(trials=1, epochs=1))
+    err = one_line_exit_2(["sweep", str(spec), "--out", str(tmp_path / "out"), "--data-dir", str(data)], capsys)
+    assert str(tmp_path / "out" / "study.db") in err and "database or disk is full" in err and "free space" in err
+    assert "--storage" not in err and "server" not in err  # no --storage was given
+    assert not (tmp_path / "out").exists()
+
+
 @pytest.mark.parametrize("record", ["[]", '{"study": "s", "storage": null, "spec": "x"}', "{broken"])
 def test_a_damaged_sweep_json_is_named_by_report_and_by_a_worker(tmp_path, capsys, record):
     folder = tmp_path / "sweep"

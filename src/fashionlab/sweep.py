@@ -374,8 +374,9 @@ def public_url(url: str | None) -> str | None:
         return url  # not a URL: open_storage says so
 
 
-def open_storage(url: str, heartbeat_seconds: int = 30, flag: str = "--storage"):
-    """An Optuna RDB storage with the heartbeat on and killed trials retried; errors name the flag."""
+def open_storage(url: str, heartbeat_seconds: int = 30, flag: str = "--storage", name: str | None = None):
+    """An Optuna RDB storage with the heartbeat on and killed trials retried; errors name the flag
+    and the URL, or `name` in their place."""
     optuna = _optuna()
     import sqlalchemy.exc
     from sqlalchemy.engine import make_url
@@ -385,7 +386,9 @@ def open_storage(url: str, heartbeat_seconds: int = 30, flag: str = "--storage")
     except sqlalchemy.exc.ArgumentError:
         raise UserError(f"{flag} {url!r} is not a database URL; give one such as "
                         "postgresql://USER:PASSWORD@HOST:5432/DB or sqlite:///study.db.") from None
-    shown = public_url(url)
+    shown = name or f"{flag} {public_url(url)}"
+    check = ("Check the disk's free space and that its folder is writable." if parsed.drivername.startswith("sqlite")
+             else "Check that the server runs and the URL, user and password are right.")
     if parsed.drivername in ("postgresql", "postgres"):
         # The driver we install (psycopg 3), whichever one this SQLAlchemy takes by default.
         url = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
@@ -399,18 +402,34 @@ def open_storage(url: str, heartbeat_seconds: int = 30, flag: str = "--storage")
             # Workers starting together on a new database race to create Optuna's tables; the
             # loser finds them made on its next try.
             if attempt == 2:
-                raise UserError(f"{flag} {shown}: could not create Optuna's tables; run the command again.") from None
+                raise UserError(f"{shown}: could not create Optuna's tables; run the command again.") from None
             time.sleep(1 + attempt)
         except sqlalchemy.exc.ArgumentError as exc:
-            raise UserError(f"{flag} {shown!r}: not a usable database URL ({exc}).") from None
+            raise UserError(f"{shown}: not a usable database URL ({exc}).") from None
         except ImportError as exc:
-            raise UserError(f"{flag} {shown}: its database driver is not installed ({exc}). For PostgreSQL write "
+            raise UserError(f"{shown}: its database driver is not installed ({exc}). For PostgreSQL write "
                             "postgresql://... (psycopg 3, which pip install 'fashionlab[sweep]' brings).") from None
         except sqlalchemy.exc.SQLAlchemyError as exc:
             reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
-            raise UserError(f"{flag} {shown}: cannot open the database ({reason}). "
-                            "Check that the server runs and the URL, user and password are right.") from None
+            raise UserError(f"{shown}: cannot open the database ({reason}). {check}") from None
     raise AssertionError("unreachable")
+
+
+def _open_own_sqlite(folder: Path, heartbeat_seconds: int):
+    """The sweep folder's own study.db. Errors name that file, not --storage (none was given), and a
+    file or folder this call made and could not use (a full disk, say) is removed again."""
+    made_folder = not folder.exists()
+    folder.mkdir(parents=True, exist_ok=True)
+    db = folder / SQLITE_FILE
+    made_db = not db.exists()
+    try:
+        return open_storage(sqlite_url(folder), heartbeat_seconds, name=str(db))
+    except UserError:
+        if made_db:
+            db.unlink(missing_ok=True)
+        if made_folder and not any(folder.iterdir()):
+            folder.rmdir()
+        raise
 
 
 def _sampler(spec: SweepSpec, seed: int):
@@ -570,8 +589,9 @@ def run_sweep(spec: SweepSpec, out, storage_url: str | None = None, study_name: 
     record = _check_folder(folder, spec, study_name, storage_url)
     load_dataset(spec.base_config["release"], data_dir)  # a missing data folder fails here, before any trial
     if storage_url is None:
-        folder.mkdir(parents=True, exist_ok=True)  # the SQLite file goes there
-    storage = open_storage(storage_url or sqlite_url(folder), spec.heartbeat_seconds)
+        storage = _open_own_sqlite(folder, spec.heartbeat_seconds)
+    else:
+        storage = open_storage(storage_url, spec.heartbeat_seconds)
     study = open_study(spec, storage, study_name)
     folder.mkdir(parents=True, exist_ok=True)  # only now: a database that cannot be reached leaves nothing
     atomic_write_json(folder / SWEEP_FILE, record)
