@@ -358,6 +358,22 @@ def test_user_text_with_math_markup_is_drawn_as_plain_text(tmp_path):
     assert figures.plain(name) != name and png_size(tmp_path / "m.png")[0] > 500
 
 
+def test_characters_the_font_lacks_are_one_warning_per_process_not_one_per_glyph(tmp_path, monkeypatch):
+    import warnings
+
+    from fashionlab import figures
+
+    monkeypatch.setattr(figures, "_glyphs_warned_about", set())
+    history = [{"epoch": 1, "train_loss": 1, "train_accuracy": 0.5, "val_loss": 1, "val_accuracy": 0.5}]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        figures.overlaid_curves({"衬衫 run": [history], "±1 run": [history]}, tmp_path / "c.png", title="衬衫")
+        figures.overlaid_curves({"衬衫 run": [history]}, tmp_path / "d.png")
+    messages = [str(w.message) for w in caught]
+    assert len(messages) == 1 and "'衫衬'" in messages[0] and "Noto Sans CJK" in messages[0], messages
+    assert png_size(tmp_path / "d.png")[0] > 500  # still drawn, the two characters as boxes
+
+
 def escape_html(text):
     from html import escape
 

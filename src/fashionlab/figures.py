@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 import os
+import warnings
 
 import numpy as np
 
@@ -32,6 +33,7 @@ def _pyplot():
 
     matplotlib.use("Agg")
     matplotlib.rcParams["text.usetex"] = False  # a user's matplotlibrc must not send names through LaTeX
+    warnings.filterwarnings("ignore", message=r"Glyph \d+ .*missing from font")  # save_figure says it once
     import matplotlib.pyplot as plt
 
     return plt
@@ -47,9 +49,29 @@ def save_figure(fig, path: str | os.PathLike, dpi: int = DPI) -> None:
     plt = _pyplot()
     buffer = io.BytesIO()
     fmt = FIGURE_FORMATS.get(os.path.splitext(path)[1].lower(), "png")
+    _warn_once_about_missing_glyphs(fig)
     fig.savefig(buffer, format=fmt, dpi=dpi, bbox_inches="tight", facecolor="white")
     plt.close(fig)
     atomic_write_bytes(path, _palette_png(buffer.getvalue()) if fmt == "png" else buffer.getvalue())
+
+
+_glyphs_warned_about: set[str] = set()
+
+
+def _warn_once_about_missing_glyphs(fig) -> None:
+    """One line, once per process, for the characters the font lacks (matplotlib's own warning,
+    silenced in _pyplot, says it once per character and figure: a dozen lines for a CJK label)."""
+    from matplotlib import font_manager, ft2font, text
+
+    chars = {c for t in fig.findobj(text.Text) for c in t.get_text() if not c.isascii()} - _glyphs_warned_about
+    if not chars:
+        return
+    font = ft2font.FT2Font(font_manager.findfont(font_manager.FontProperties()))
+    missing = "".join(sorted(c for c in chars if font.get_char_index(ord(c)) == 0))
+    _glyphs_warned_about.update(chars)
+    if missing:
+        warnings.warn(f"the figures' font ({font.family_name}) has no glyph for {missing!r}, drawn as empty boxes; "
+                      "install a font that has them (e.g. Noto Sans CJK) to see them.", stacklevel=3)
 
 
 def _palette_png(png: bytes) -> bytes:
