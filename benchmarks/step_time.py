@@ -5,10 +5,13 @@ block, each block with a residual pair). The step is the presets' bf16 step: cha
 autocast, cross-entropy, Nesterov SGD. The candidates take turns for `--rounds` rounds of `--steps`
 steps, so the machine's drift falls on all of them alike; the median round is printed beside the
 machine's GEMM rates measured in the same invocation. With --plain-weight-grad each width is also
-timed with oneDNN's weight gradient on the 3x3 maps (`Conv3x3.gemm_weight_grad = False`).
+timed with oneDNN's weight gradient on the 3x3 maps (`Conv3x3.gemm_weight_grad = False`). With
+--optimizers sgd muon each width is timed with each optimizer, as the training engine builds it
+(the `fast` preset's parameter groups; muon: Muon on the filters, SGD on the rest).
 
     python benchmarks/step_time.py 32,64,128 16,64,128 16,80,160 --rounds 4
     python benchmarks/step_time.py 64,128,256 --plain-weight-grad
+    python benchmarks/step_time.py 16,64,192 --optimizers sgd muon
 """
 
 from __future__ import annotations
@@ -32,25 +35,30 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--plain-weight-grad", action="store_true",
                         help="also time each width with oneDNN's weight gradient everywhere")
+    parser.add_argument("--optimizers", nargs="+", default=["sgd"], choices=["sgd", "muon"])
     args = parser.parse_args()
 
     import torch
     import torch.nn.functional as F
 
+    from fashionlab.experiment import load_config
     from fashionlab.models.conv3x3 import Conv3x3
     from fashionlab.models.fast import FastNet
+    from fashionlab.training import make_optimizer, parameter_groups
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     x = torch.rand(args.batch_size, 1, 28, 28).contiguous(memory_format=torch.channels_last)
     y = torch.randint(0, 10, (args.batch_size,))
     steps = {}
-    variants = [(text, gemm) for text in args.widths for gemm in ((True, False) if args.plain_weight_grad else (True,))]
-    for text, gemm in variants:
+    variants = [(text, gemm, name) for text in args.widths for name in args.optimizers
+                for gemm in ((True, False) if args.plain_weight_grad else (True,))]
+    for text, gemm, name in variants:
         widths = tuple(int(w) for w in text.split(","))
         model = FastNet(widths, (True,) * (len(widths) - 1), act="relu", pooled_stem_block=True)
         model = model.to(memory_format=torch.channels_last)
-        optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, nesterov=True, weight_decay=5e-4)
+        config = load_config("fast", {"optimizer": name})
+        optimizer = make_optimizer(config, parameter_groups(config, model))
 
         def step(model=model, optimizer=optimizer, gemm=gemm):
             Conv3x3.gemm_weight_grad = gemm
@@ -62,7 +70,8 @@ def main() -> None:
 
         for _ in range(3):  # warm-up: oneDNN picks and caches its kernels on the first calls
             step()
-        steps[text if gemm else f"{text} oneDNN dW"] = (step, sum(p.numel() for p in model.parameters()))
+        tag = text + ("" if gemm else " oneDNN dW") + (f" {name}" if len(args.optimizers) > 1 else "")
+        steps[tag] = (step, sum(p.numel() for p in model.parameters()))
 
     print(f"GEMM now: {gemm_gflops('fp32'):.0f} GFLOP/s fp32, {gemm_gflops('bf16'):.0f} bf16; "
           f"{args.threads} threads, batch {args.batch_size}", flush=True)

@@ -25,9 +25,9 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-OPTIMIZERS = ("adam", "rmsprop", "sgd", "adamw")
+OPTIMIZERS = ("adam", "rmsprop", "sgd", "adamw", "muon")
 # Keras's default learning rates: the paper's "default learning rate" means these.
-KERAS_DEFAULT_LR = {"adam": 1e-3, "rmsprop": 1e-3, "sgd": 0.01, "adamw": 1e-3}
+KERAS_DEFAULT_LR = {"adam": 1e-3, "rmsprop": 1e-3, "sgd": 0.01, "adamw": 1e-3, "muon": 0.01}  # muon: its SGD part's
 
 
 def _check(kind, *, choices=None, low=None, high=None, low_open=False, high_open=False, doc=""):
@@ -46,6 +46,11 @@ class ExperimentConfig:
     momentum: float = field(default=0.0, metadata=_check(float, low=0, high=1, high_open=True,
                                                          doc="SGD momentum (Nesterov when > 0); Keras's default is 0"))
     weight_decay: float = field(default=0.0, metadata=_check(float, low=0, doc="decoupled for adamw, L2 otherwise"))
+    muon_lr: float = field(default=0.05, metadata=_check(float, low=0, low_open=True,
+                           doc="optimizer muon: the convolution filters' peak learning rate (the other parameters "
+                               "take Nesterov SGD at lr, momentum and weight_decay)"))
+    muon_momentum: float = field(default=0.6, metadata=_check(float, low=0, high=1, high_open=True,
+                                 doc="optimizer muon: the filters' Nesterov momentum"))
     schedule: str = field(default="constant", metadata=_check(str, choices=("constant", "onecycle"),
                                                              doc="onecycle: linear warm-up to lr, then linear decay to 0"))
     warmup: float = field(default=0.2, metadata=_check(float, low=0, high=1, doc="share of steps warming up (onecycle)"))

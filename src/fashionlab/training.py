@@ -45,6 +45,7 @@ from .models import build_model
 from .models.init import dirac_, whiten_first_conv_
 from .models.layers import apply_constraints
 from .models.summary import summarize
+from .muon import MuonSGD
 from .optim import KerasRMSprop
 from .runs import HISTORY_COLUMNS, RunDir, Scored, environment_record
 from .tensorboard_log import open_board
@@ -52,14 +53,28 @@ from .tensorboard_log import open_board
 
 def parameter_groups(config: ExperimentConfig, model: torch.nn.Module) -> list[dict]:
     """One group, or with bn_bias_lr_scale two: BatchNorm biases, at that scale of the learning rate
-    (each group's `lr_scale`) and with weight decay divided by it, as airbench; then the rest."""
-    if config.bn_bias_lr_scale == 1:
-        return [{"params": list(model.parameters())}]
-    norms = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm) and m.bias is not None]
-    biases = {id(m.bias) for m in norms}
-    scale = config.bn_bias_lr_scale
-    return [{"params": [m.bias for m in norms], "lr_scale": scale, "weight_decay": config.weight_decay / scale},
-            {"params": [p for p in model.parameters() if id(p) not in biases]}]
+    (each group's `lr_scale`) and with weight decay divided by it, as airbench; then the rest.
+    With optimizer muon the convolution filters form a group of their own, at muon_lr."""
+    params = list(model.parameters())
+    groups = []
+    if config.optimizer == "muon":
+        filters = [m.weight for m in model.modules() if isinstance(m, torch.nn.Conv2d) and m.weight.requires_grad]
+        if not filters:
+            raise UserError(f"optimizer muon trains convolution filters, and model {config.model!r} has none; "
+                            "use optimizer sgd (the same update for everything else).")
+        groups.append({"params": filters, "muon": True, "lr_scale": config.muon_lr / config.learning_rate})
+        params = _without(params, filters)
+    if config.bn_bias_lr_scale != 1:
+        norms = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm) and m.bias is not None]
+        scale = config.bn_bias_lr_scale
+        groups.append({"params": [m.bias for m in norms], "lr_scale": scale, "weight_decay": config.weight_decay / scale})
+        params = _without(params, [m.bias for m in norms])
+    return [*groups, {"params": params}]
+
+
+def _without(params: list, taken: list) -> list:
+    ids = {id(p) for p in taken}
+    return [p for p in params if id(p) not in ids]
 
 
 def make_optimizer(config: ExperimentConfig, params) -> torch.optim.Optimizer:
@@ -71,6 +86,8 @@ def make_optimizer(config: ExperimentConfig, params) -> torch.optim.Optimizer:
         return torch.optim.AdamW(params, lr=lr, betas=(0.9, 0.999), eps=1e-7, weight_decay=wd)
     if config.optimizer == "rmsprop":
         return KerasRMSprop(params, lr=lr, rho=0.9, eps=1e-7, weight_decay=wd)  # epsilon inside the sqrt, as Keras
+    if config.optimizer == "muon":
+        return MuonSGD(params, lr=lr, momentum=config.momentum, weight_decay=wd, muon_momentum=config.muon_momentum)
     return torch.optim.SGD(params, lr=lr, momentum=config.momentum, nesterov=config.momentum > 0, weight_decay=wd)
 
 
