@@ -288,7 +288,7 @@ def test_train_flags_follow_the_schema_and_set_takes_any_key(synthetic_dir, tmp_
     for command in ("train", "reproduce"):
         text = build_parser()._subparsers._group_actions[0].choices[command].format_help()
         assert "{auto,cpu,cuda}" in text and "--set KEY=VALUE" in text
-    assert "{adam,rmsprop,sgd,adamw}" in build_parser()._subparsers._group_actions[0].choices["train"].format_help()
+    assert "{adam,rmsprop,sgd,adamw,muon}" in build_parser()._subparsers._group_actions[0].choices["train"].format_help()
     out = tmp_path / "set"
     assert main(["train", "ann-3", "--epochs", "1", "--train-limit", "200", "--device", "cpu", "--quiet",
                  "--set", "optimizer=sgd", "--set", "label_smoothing=0.1", "--set", 'schedule="onecycle"',
