@@ -51,7 +51,8 @@ def main() -> None:
     done = [json.loads(line) for line in out.read_text().splitlines()] if out.is_file() else []
     finished = {(r["tag"], r["seed"]) for r in done}
     variants = [(text.split()[0], text.split()[1:]) for text in args.variant]
-    todo = [(tag, sets, seed) for tag, sets in variants for seed in args.seeds if (tag, seed) not in finished]
+    # Seed-major, so that an interrupted study leaves every variant with the same seeds (paired).
+    todo = [(tag, sets, seed) for seed in args.seeds for tag, sets in variants if (tag, seed) not in finished]
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
         futures = [pool.submit(train_variant, args.preset, tag, sets, seed, args.validation_split, args.threads,
                                args.data_dir) for tag, sets, seed in todo]
