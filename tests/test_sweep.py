@@ -180,10 +180,11 @@ def test_a_full_disk_under_the_folders_own_study_db_names_that_file_and_leaves_n
     monkeypatch.setattr(optuna.storages, "RDBStorage", full_disk)
     data = write_dataset(tmp_path / "data")
     spec = write(tmp_path / "tiny.toml", RANDOM.format(trials=1, epochs=1))
-    err = one_line_exit_2(["sweep", str(spec), "--out", str(tmp_path / "out"), "--data-dir", str(data)], capsys)
-    assert str(tmp_path / "out" / "study.db") in err and "database or disk is full" in err and "free space" in err
+    out = tmp_path / "sweeps" / "out"  # two folder levels made by this call: both are removed again
+    err = one_line_exit_2(["sweep", str(spec), "--out", str(out), "--data-dir", str(data)], capsys)
+    assert str(out / "study.db") in err and "database or disk is full" in err and "free space" in err
     assert "--storage" not in err and "server" not in err  # no --storage was given
-    assert not (tmp_path / "out").exists()
+    assert not (tmp_path / "sweeps").exists()
 
 
 @pytest.mark.parametrize("record", ["[]", '{"study": "s", "storage": null, "spec": "x"}', "{broken"])

@@ -43,6 +43,24 @@ _OS_ERROR_FIXES = {
 }
 
 
+def missing_folders(path: str | os.PathLike) -> list[Path]:
+    """The folders of `path` (itself included) that do not exist yet, deepest first: what a mkdir(parents=True)
+    is about to make, for `remove_empty_folders` to undo when the work that needed them fails."""
+    path = Path(path)
+    return [p for p in (path, *path.parents) if not os.path.lexists(p)]
+
+
+def remove_empty_folders(folders: list[Path]) -> None:
+    """rmdir each folder, deepest first, skipping those not made, stopping at the first that holds something."""
+    for folder in folders:
+        if not os.path.isdir(folder):  # never made (its name too long, say); Path.is_dir raises for that
+            continue
+        try:
+            folder.rmdir()
+        except OSError:
+            return
+
+
 def os_error_line(exc: OSError) -> str:
     """One line for a file-system error on a path: the path, what the system said, and the fix."""
     fix = _OS_ERROR_FIXES.get(exc.errno, "check the path")

@@ -40,7 +40,8 @@ from pathlib import Path
 import numpy as np
 
 from .errors import UserError
-from .fileio import atomic_write_bytes, atomic_write_json, atomic_write_text, write_failure
+from .fileio import (atomic_write_bytes, atomic_write_json, atomic_write_text, missing_folders, remove_empty_folders,
+                     write_failure)
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -86,17 +87,6 @@ def refuse_non_file(path: Path, belongs: str) -> None:
     kind = entry_kind(path)
     if kind not in (None, "a file"):
         raise UserError(f"{path} is {kind} where {belongs} belongs; move it or choose another --out.")
-
-
-def _remove_if_empty(folders: list[Path]) -> None:
-    """rmdir each folder, deepest first, skipping those not made, stopping at the first that holds something."""
-    for folder in folders:
-        if not os.path.isdir(folder):  # never made (its name too long, say); Path.is_dir raises for that
-            continue
-        try:
-            folder.rmdir()
-        except OSError:
-            return
 
 
 class RunDir:
@@ -152,14 +142,14 @@ class RunDir:
         however it ends, so no stale lock file is ever left behind. A second writer is refused at
         once. The folders this call created and left empty are removed again, its parents included.
         """
-        created = [p for p in (self.path, *self.path.parents) if not os.path.lexists(p)]  # deepest first
+        created = missing_folders(self.path)
         try:
             self.path.mkdir(parents=True, exist_ok=True)
             fd = os.open(self.path, os.O_RDONLY)
         except NotADirectoryError:
             raise UserError(f"{self.path}: a file is in the way (or in its path); choose another --out.") from None
         except OSError as exc:
-            _remove_if_empty(created)  # e.g. runs/ when the run's own name was too long
+            remove_empty_folders(created)  # e.g. runs/ when the run's own name was too long
             failure = write_failure(self.path, exc)
             if failure is None:
                 raise
@@ -177,7 +167,7 @@ class RunDir:
             yield self
         finally:
             os.close(fd)
-            _remove_if_empty(created)
+            remove_empty_folders(created)
 
     @property
     def kind(self) -> str | None:

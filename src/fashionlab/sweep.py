@@ -48,7 +48,7 @@ from typing import Callable
 
 from .errors import ConfigError, UserError, did_you_mean
 from .experiment import FIELDS, config_from_dict, load_config, read_config_text
-from .fileio import atomic_write_json
+from .fileio import atomic_write_json, missing_folders, remove_empty_folders
 from .runs import RunDir
 
 if sys.version_info >= (3, 11):
@@ -418,7 +418,7 @@ def open_storage(url: str, heartbeat_seconds: int = 30, flag: str = "--storage",
 def _open_own_sqlite(folder: Path, heartbeat_seconds: int):
     """The sweep folder's own study.db. Errors name that file, not --storage (none was given), and a
     file or folder this call made and could not use (a full disk, say) is removed again."""
-    made_folder = not folder.exists()
+    made_folders = missing_folders(folder)
     folder.mkdir(parents=True, exist_ok=True)
     db = folder / SQLITE_FILE
     made_db = not db.exists()
@@ -427,8 +427,7 @@ def _open_own_sqlite(folder: Path, heartbeat_seconds: int):
     except UserError:
         if made_db:
             db.unlink(missing_ok=True)
-        if made_folder and not any(folder.iterdir()):
-            folder.rmdir()
+        remove_empty_folders(made_folders)
         raise
 
 
