@@ -4,8 +4,7 @@ The Python API: `load_dataset`, `train`, `load_run`, `evaluate` (see fashionlab.
 the package loads neither PyTorch nor the models; the first call that needs them does.
 """
 
-__version__ = "0.1.0"
-
+from .version import __version__
 from .api import Run, evaluate, load_run, train  # noqa: E402  (torch loads inside the calls)
 from .data import Dataset, load_dataset  # noqa: E402  (numpy only)
 

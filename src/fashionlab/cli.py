@@ -11,7 +11,7 @@ import json
 import sys
 import warnings
 
-from . import __version__
+from .version import __version__
 from .errors import UserError
 
 

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from . import __version__
+from .version import __version__
 from .errors import UserError
 
 FORMATS = ("onnx", "torchscript")

@@ -256,7 +256,7 @@ class Classifier:
 
     def model_card(self) -> dict:
         """What a user of the model should know: where it came from and how well it did."""
-        from . import __version__
+        from .version import __version__
         from .models.summary import summarize
         from .runs import RunDir
 

@@ -521,7 +521,7 @@ def environment_record(seed: int, dataset, device=None, threads: int | None = No
     import sklearn
     import torch
 
-    from . import __version__
+    from .version import __version__
 
     on_cuda = device is not None and device.type == "cuda"
     return {

@@ -24,7 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import __version__, figures
+from .. import figures
+from ..version import __version__
 from ..fileio import atomic_write_text
 from ..paper_results import PAPER_SOURCE, PAPER_SUMMARY
 from ..runs import RUN_FIGURES, RunRecord, load_run

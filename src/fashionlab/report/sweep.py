@@ -16,7 +16,8 @@ from datetime import datetime, timezone
 from html import escape
 from pathlib import Path
 
-from .. import __version__, figures
+from .. import figures
+from ..version import __version__
 from ..fileio import atomic_write_text
 from ..runs import RunDir
 from ..sweep import SweepView, read_sweep
