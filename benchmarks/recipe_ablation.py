@@ -6,6 +6,9 @@ seed with `validation_split` held out (10% by default, 6,000 images: a standard 
 where it stopped. The final validation accuracy is what to compare; test accuracy is recorded
 for the README's later report only. `--jobs 2 --threads 1` trains two variants at once on a
 2-core machine (accuracy does not depend on it; the times then are not wall times to quote).
+Each finished epoch prints one line. With `--keep DIR` the runs train into DIR/TAG-seedN instead
+of a temporary folder, so a study stopped mid-run (Ctrl-C, a killed job) resumes that run from its
+last checkpoint when started again with the same arguments.
 
     python benchmarks/recipe_ablation.py fast --seeds 0 1 --out ablation.jsonl \\
         --variant base --variant "ema ema=0.99" --variant "tta tta_shift=1"
@@ -22,14 +25,26 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 
-def train_variant(preset: str, tag: str, sets: list[str], seed: int, split: float, threads: int, data_dir) -> dict:
+def train_variant(preset: str, tag: str, sets: list[str], seed: int, split: float, threads: int, data_dir,
+                  keep: Path | None) -> dict:
     from fashionlab.experiment import load_config, parse_assignment
+    from fashionlab.runs import RunDir
     from fashionlab.training import train
 
     overrides = dict(parse_assignment(text) for text in sets)
     config = load_config(preset, {"validation_split": split, "threads": threads, **overrides, "seed": seed})
+
+    def report(row: dict) -> None:
+        print(f"{tag} seed {seed}: epoch {row['epoch']}/{config.epochs} validation {row['val_accuracy']:.4f} "
+              f"({row['seconds']:.0f} s)", flush=True)
+
     with tempfile.TemporaryDirectory() as tmp:
-        m = train(config, Path(tmp) / "run", data_dir=data_dir, progress=False, log=lambda s: None).metrics
+        run = RunDir(keep / f"{tag}-seed{seed}" if keep else Path(tmp) / "run")
+        if run.is_complete:  # finished, but stopped before its line was appended
+            m = run.read_metrics()
+        else:
+            m = train(config, run.path, data_dir=data_dir, resume=run.checkpoint.is_file(), progress=False,
+                      log=lambda s: None, on_epoch=report).metrics
     return {"tag": tag, "sets": sets, "seed": seed, "validation_split": split, "val": m["final_val_accuracy"],
             "val_loss": m["final_val_loss"], "test": m["test_accuracy"], "train_s": m["train_seconds"],
             "wall_s": m["wall_seconds"], "threads": threads}
@@ -45,6 +60,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=0, help="threads per job (0: PyTorch's default)")
     parser.add_argument("--data-dir", default=os.environ.get("FASHIONLAB_DATA"))
     parser.add_argument("--out", required=True, help="JSON lines, appended; finished (tag, seed) pairs are skipped")
+    parser.add_argument("--keep", type=Path, help="train into DIR/TAG-seedN and resume a run stopped midway")
     args = parser.parse_args()
 
     out = Path(args.out)
@@ -55,7 +71,7 @@ def main() -> None:
     todo = [(tag, sets, seed) for seed in args.seeds for tag, sets in variants if (tag, seed) not in finished]
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
         futures = [pool.submit(train_variant, args.preset, tag, sets, seed, args.validation_split, args.threads,
-                               args.data_dir) for tag, sets, seed in todo]
+                               args.data_dir, args.keep) for tag, sets, seed in todo]
         for future in futures:
             row = future.result()
             done.append(row)
