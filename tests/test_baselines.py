@@ -35,3 +35,27 @@ def test_real_data_logreg_on_a_subset(real_data, tmp_path):
     metrics = run_baseline("logreg", load_dataset(data_dir=real_data), tmp_path / "logreg", train_limit=5000,
                            log=lambda s: None)
     assert metrics["test_count"] == 10_000 and 0.78 < metrics["test_accuracy"] < 0.9
+
+
+def test_a_finished_baseline_is_never_replaced_and_a_method_named_twice_runs_once(synthetic_dir, tmp_path, capsys):
+    from conftest import one_line_exit_2
+
+    out = tmp_path / "b"
+    argv = ["baselines", "--methods", "logreg", "logreg", "--data-dir", str(synthetic_dir), "--out", str(out)]
+    assert main(argv) == 0
+    assert capsys.readouterr().out.count("logreg: test accuracy") == 1
+    metrics = (out / "logreg" / "metrics.json").read_bytes()
+    err = one_line_exit_2(argv + ["--train-limit", "50"], capsys)
+    assert str(out / "logreg") in err and "already holds a run" in err
+    assert (out / "logreg" / "metrics.json").read_bytes() == metrics
+
+
+@pytest.mark.parametrize("method, limit, words", [("logreg", "1", "one class"), ("hog-linear-svm", "1", "one class"),
+                                                  ("svc-rbf", "50", "at least 100")])
+def test_a_training_set_too_small_for_the_method_is_one_line(synthetic_dir, tmp_path, capsys, method, limit, words):
+    from conftest import one_line_exit_2
+
+    err = one_line_exit_2(["baselines", "--methods", method, "--train-limit", limit, "--data-dir", str(synthetic_dir),
+                           "--out", str(tmp_path / "b")], capsys)
+    assert "--train-limit" in err and words in err
+    assert not (tmp_path / "b" / method / "metrics.json").exists()

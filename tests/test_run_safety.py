@@ -240,7 +240,8 @@ def test_ensemble_never_writes_over_a_run_and_counts_each_member_once(finished, 
 
 
 @pytest.mark.parametrize("content", ["{not json", "{}", '{"test_accuracy": "high"}', "[1, 2]",
-                                     '{"test_accuracy": 0.5, "confusion_matrix": "many"}'])
+                                     '{"test_accuracy": 0.5, "confusion_matrix": "many"}',
+                                     "[" * 100_000 + "]" * 100_000])  # deeper than Python's recursion limit
 def test_damaged_metrics_json_is_named(finished, data, tmp_path, capsys, content):
     run = _copy(finished, tmp_path / "run")
     (run / "metrics.json").write_text(content)
@@ -305,7 +306,8 @@ def test_a_damaged_device_record_scores_as_the_config_says(finished, data, tmp_p
 
 
 @pytest.mark.parametrize("content", ["epoch,train_loss\n1\n", "epoch,train_loss,train_accuracy,val_loss,val_accuracy,lr,seconds\n1,0.5\n",
-                                     "epoch,train_loss,train_accuracy,val_loss,val_accuracy,lr,seconds\n1,x,0,0,0,0,0\n"])
+                                     "epoch,train_loss,train_accuracy,val_loss,val_accuracy,lr,seconds\n1,x,0,0,0,0,0\n",
+                                     "\0" * 200_000])  # what a crash can leave: one field over csv's size limit
 def test_damaged_history_csv_is_named(finished, tmp_path, capsys, content):
     run = _copy(finished, tmp_path / "run")
     (run / "history.csv").write_text(content)
@@ -313,7 +315,7 @@ def test_damaged_history_csv_is_named(finished, tmp_path, capsys, content):
     assert "history.csv" in err and "damaged" in err
 
 
-@pytest.mark.parametrize("damage", ["missing", "truncated", "cut at a row", "garbage", "empty"])
+@pytest.mark.parametrize("damage", ["missing", "truncated", "cut at a row", "garbage", "empty", "zeros"])
 def test_damaged_predictions_csv_is_named(finished, data, tmp_path, capsys, damage):
     run, other = _copy(finished, tmp_path / "run"), _copy(finished, tmp_path / "other")
     path = run / "predictions.csv"
@@ -322,7 +324,7 @@ def test_damaged_predictions_csv_is_named(finished, data, tmp_path, capsys, dama
         path.unlink()
     else:
         path.write_text({"truncated": text[: len(text) // 2], "cut at a row": "".join(text.splitlines(True)[:50]),
-                         "garbage": "a,b\nc\n", "empty": ""}[damage])
+                         "garbage": "a,b\nc\n", "empty": "", "zeros": "\0" * 200_000}[damage])
     err = one_line_exit_2(["ensemble", str(run), str(other), "--out", str(tmp_path / "e"), "--data-dir", str(data)], capsys)
     assert str(path) in err  # the damaged member, not the intact one
     assert not (tmp_path / "e").exists()
@@ -377,20 +379,80 @@ def test_weights_that_do_not_fit_are_one_short_line(finished, data, tmp_path, ca
     assert words in err and "weights.pt" in err and len(err) < 400  # not PyTorch's list of every key
 
 
-def test_outputs_never_overwrite_the_runs_own_files(finished, data, tmp_path, capsys):
+def _files(folder):
+    return {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
+
+
+def test_outputs_never_overwrite_a_runs_own_files(finished, data, tmp_path, capsys):
+    from PIL import Image
+
+    run, other = _copy(finished, tmp_path / "run"), _copy(finished, tmp_path / "other")
+    Image.new("L", (28, 28), 128).save(tmp_path / "x.png")
+    before, other_before = _files(run), _files(other)
+    for argv in (["report", str(run), "--out", str(run / "metrics.json")],
+                 ["export", str(run), "--format", "torchscript", "--out", str(run / "weights.pt"), "--data-dir", str(data)],
+                 ["predict", str(run), str(tmp_path / "x.png"), "--show", str(tmp_path / "." / "run" / "config.toml")],
+                 # another run's files, not only the one read
+                 ["report", str(run), "--out", str(other / "metrics.json")],
+                 ["export", str(run), "--format", "torchscript", "--out", str(other / "weights.pt"), "--data-dir", str(data)],
+                 ["predict", str(run), str(tmp_path / "x.png"), "--show", str(other / "confusion_matrix.png")]):
+        err = one_line_exit_2(argv, capsys)
+        assert "own" in err and "would destroy that run" in err
+    assert _files(run) == before and _files(other) == other_before
+    # The figure never replaces a photo it predicts.
+    photo = (tmp_path / "x.png").read_bytes()
+    err = one_line_exit_2(["predict", str(run), str(tmp_path / "x.png"), "--show", str(tmp_path / "x.png")], capsys)
+    assert "--show" in err and "one of the images" in err and (tmp_path / "x.png").read_bytes() == photo
+    # Beside the run's files, under a name of its own, a report is fine.
+    assert main(["report", str(run), "--out", str(run / "report.html")]) == 0
+
+
+def test_training_never_overwrites_a_users_files_that_share_a_run_files_name(data, tmp_path, capsys):
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "summary.txt").write_text("my notes")
+    (out / "predictions.csv").write_text("mine")
+    err = one_line_exit_2(["train", "ann-2", "--epochs", "1", "--train-limit", "200", "--device", "cpu", "--quiet",
+                           "--data-dir", str(data), "--out", str(out)], capsys)
+    assert "predictions.csv, summary.txt" in err and "not from a run" in err
+    assert sorted(p.name for p in out.iterdir()) == ["predictions.csv", "summary.txt"]
+    assert (out / "summary.txt").read_text() == "my notes"
+
+
+def test_weights_with_nan_are_refused_by_predict_export_and_serve(finished, data, tmp_path, capsys):
     from PIL import Image
 
     run = _copy(finished, tmp_path / "run")
+    state = torch.load(run / "weights.pt", weights_only=True)
+    torch.save({k: torch.full_like(v, float("nan")) if v.is_floating_point() else v for k, v in state.items()},
+               run / "weights.pt")
     Image.new("L", (28, 28), 128).save(tmp_path / "x.png")
-    before = {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()}
-    for argv in (["report", str(run), "--out", str(run / "metrics.json")],
-                 ["export", str(run), "--format", "torchscript", "--out", str(run / "weights.pt"), "--data-dir", str(data)],
-                 ["predict", str(run), str(tmp_path / "x.png"), "--show", str(tmp_path / "." / "run" / "config.toml")]):
+    for argv in (["predict", str(run), str(tmp_path / "x.png")],
+                 ["export", str(run), "--format", "torchscript", "--out", str(tmp_path / "m.pt"), "--data-dir", str(data)],
+                 ["serve", str(run), "--port", "0", "--device", "cpu"],
+                 ["evaluate", str(run), "--data-dir", str(data)]):
         err = one_line_exit_2(argv, capsys)
-        assert "own" in err and "would destroy the run" in err
-    assert {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()} == before
-    # Beside the run's files, under a name of its own, a report is fine.
-    assert main(["report", str(run), "--out", str(run / "report.html")]) == 0
+        assert "weights.pt" in err and "NaN" in err and "diverged" in err
+    assert not (tmp_path / "m.pt").exists()
+
+
+def test_deeply_nested_toml_is_one_line(finished, data, tmp_path, capsys):
+    deep = "x = " + "[" * 5000 + "]" * 5000 + "\n"
+    (tmp_path / "deep.toml").write_text(deep)
+    err = one_line_exit_2(["train", str(tmp_path / "deep.toml"), "--data-dir", str(data), "--out", str(tmp_path / "r")],
+                          capsys)
+    assert "deep.toml" in err
+    err = one_line_exit_2(["sweep", str(tmp_path / "deep.toml"), "--data-dir", str(data), "--out", str(tmp_path / "s")],
+                          capsys)
+    assert "deep.toml" in err
+    err = one_line_exit_2(["train", "ann-2", "--set", "seed=" + "[" * 600, "--data-dir", str(data),
+                           "--out", str(tmp_path / "r")], capsys)
+    assert "seed" in err
+    run = _copy(finished, tmp_path / "run")
+    (run / "config.toml").write_text(deep)
+    err = one_line_exit_2(["evaluate", str(run), "--data-dir", str(data)], capsys)
+    assert "config.toml" in err and "nested too deeply" in err
+    assert not (tmp_path / "r").exists() and not (tmp_path / "s").exists()
 
 
 def test_a_file_system_error_on_a_users_path_is_one_line(data, tmp_path, capsys):

@@ -114,6 +114,12 @@ def run_baseline(name: str, dataset, out, seed: int = 0, train_limit: int = 0, l
     train_x, train_y = dataset.train_images, dataset.train_labels
     if train_limit:
         train_x, train_y = train_x[:train_limit], train_y[:train_limit]
+    if len(np.unique(np.asarray(train_y))) < 2:
+        raise UserError(f"--train-limit {train_limit}: the first {train_limit} training images hold one class; "
+                        "a classifier needs at least two. Give a larger limit.")
+    if name == "svc-rbf" and len(train_y) < baseline.params["pca_components"]:
+        raise UserError(f"--train-limit {train_limit}: svc-rbf needs at least {baseline.params['pca_components']} "
+                        "training images for its PCA step. Give a larger limit.")
     config = {"name": name, "description": baseline.description, "release": dataset.release,
               "seed": seed, "train_limit": train_limit, **{f"param_{k}": v for k, v in baseline.params.items()}}
     environment = environment_record(seed, dataset)
@@ -152,5 +158,10 @@ def run_baselines(names, out, data_dir=None, release="fashion-mnist", seed=0, tr
         raise UserError(f"--seed {seed}: scikit-learn takes seeds from 0 to 2**32 - 1.")
     if isinstance(train_limit, bool) or not isinstance(train_limit, int) or train_limit < 0:
         raise UserError(f"--train-limit {train_limit}: give a number of images >= 0 (0 means all).")
+    names = list(dict.fromkeys(names))  # a method named twice runs once
+    for name in names:  # before any fitting: a finished baseline is never replaced
+        run = RunDir(Path(out) / name)
+        if run.holds_results_or_state or run.files_not_from_a_run:
+            raise UserError(f"{run.path} already holds a run or its files; choose another --out.")
     dataset = load_dataset(release, data_dir)
     return {name: run_baseline(name, dataset, Path(out) / name, seed, train_limit, log) for name in names}

@@ -286,13 +286,18 @@ def cmd_evaluate(args) -> int:
 
 
 def cmd_predict(args) -> int:
+    from pathlib import Path
+
     from .fileio import check_output_file
     from .predict import predict_images
-    from .runs import RunDir
+    from .runs import refuse_run_file_as_output
 
     if args.show:
         check_output_file(args.show, "--show", "predictions.png")
-        RunDir(args.run_dir).refuse_as_output(args.show, "--show")
+        refuse_run_file_as_output(args.show, "--show")
+        if any(Path(image).resolve() == Path(args.show).resolve() for image in args.images):
+            raise UserError(f"--show {args.show} is one of the images to predict; writing the figure there would "
+                            "replace it. Give another file name.")
     results = predict_images(args.run_dir, args.images, top_k=args.top, device=args.device)
     for p in results:  # answers on stdout; unreadable files and notes on stderr
         if p.error:
@@ -319,7 +324,7 @@ def cmd_predict(args) -> int:
 def cmd_report(args) -> int:
     from .fileio import check_output_file
     from .report.html import render_report
-    from .runs import RunDir
+    from .runs import refuse_run_file_as_output
     from .sweep import is_sweep_folder
 
     sweeps = [p for p in args.run_dirs if is_sweep_folder(p)]
@@ -337,8 +342,7 @@ def cmd_report(args) -> int:
     if not args.out:
         raise UserError("--out FILE.html is required for a report of run directories (a sweep folder's report "
                         "goes to SWEEP_DIR/report.html by default).")
-    for run_dir in args.run_dirs:
-        RunDir(run_dir).refuse_as_output(args.out, "--out")
+    refuse_run_file_as_output(args.out, "--out")
     out = render_report(args.run_dirs, check_output_file(args.out, "--out", "report.html"), title=args.title)
     print(f"wrote {out} ({len(args.run_dirs)} run(s))")
     return 0
@@ -418,10 +422,10 @@ def cmd_ensemble(args) -> int:
 
 def cmd_export(args) -> int:
     from .export import ExportCheckFailed, export_run
-    from .runs import RunDir
+    from .runs import refuse_run_file_as_output
 
     if args.out:
-        RunDir(args.run_dir).refuse_as_output(args.out, "--out")
+        refuse_run_file_as_output(args.out, "--out")
     try:
         r = export_run(args.run_dir, args.format, args.out, data_dir=args.data_dir)
     except ExportCheckFailed as exc:

@@ -193,6 +193,12 @@ def load_run_model(run_dir, device="auto") -> LoadedRun:
 
         raise UserError(f"{run.weights}: the weights do not fit model {config.model} ({misfit}); config.toml and "
                         "weights.pt must come from the same run.")
+    not_finite = [name for name, t in state.items() if t.is_floating_point() and not t.isfinite().all()]
+    if not_finite:  # a diverged run: every answer would be NaN
+        from .errors import UserError
+
+        raise UserError(f"{run.weights}: {not_finite[0]} holds NaN or infinite values (the training diverged, or the "
+                        "file is damaged); retrain it, e.g. with a lower learning rate.")
     model.load_state_dict(state)
     model, channels_last = place_model(model, device)
     environment = run.read_json(run.environment) if run.environment.is_file() else None

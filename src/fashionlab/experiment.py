@@ -201,6 +201,8 @@ def _parse_toml(text: str, source: str) -> dict:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{source}: not valid TOML ({exc}).") from None
+    except RecursionError:
+        raise ConfigError(f"{source}: not a config (nested too deeply to read).") from None
 
 
 MAX_CONFIG_BYTES = 1 << 20  # a flat config is a few hundred bytes; a larger file is a wrong argument
@@ -317,6 +319,6 @@ def parse_assignment(text: str) -> tuple[str, object]:
         raise ConfigError(f"--set {text!r}: give KEY=VALUE, e.g. --set label_smoothing=0.1.")
     try:
         parsed = tomllib.loads(f"value = {raw.strip()}")
-    except tomllib.TOMLDecodeError:
+    except (tomllib.TOMLDecodeError, RecursionError):  # not TOML: the text itself, which the schema refuses
         parsed = {}
     return key, parsed["value"] if set(parsed) == {"value"} else raw.strip()

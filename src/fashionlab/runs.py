@@ -89,6 +89,16 @@ def refuse_non_file(path: Path, belongs: str) -> None:
         raise UserError(f"{path} is {kind} where {belongs} belongs; move it or choose another --out.")
 
 
+def refuse_run_file_as_output(out: str | os.PathLike, flag: str) -> None:
+    """UserError when `out` would overwrite a run's own file: any run's, not only the one a command reads
+    (a report or export written beside them is fine: its name is not one of theirs)."""
+    out = Path(out)
+    folder = RunDir(out.parent)
+    if out.name in RunDir.OWN_FILES and (folder.config.is_file() or folder.trial.is_file()):
+        raise UserError(f"{flag} {out} is the run {out.parent}'s own {out.name}; writing there would destroy that "
+                        "run. Give another file name.")
+
+
 class RunDir:
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
@@ -107,14 +117,6 @@ class RunDir:
     OWN_FILES = ("config.toml", "environment.json", "history.csv", "metrics.json", "predictions.csv", "weights.pt",
                  "best.pt", "checkpoint.pt", "summary.txt", "trial.json", *(name for name, _ in RUN_FIGURES))
 
-    def refuse_as_output(self, out: str | os.PathLike, flag: str) -> None:
-        """UserError when `out` would overwrite one of this run's own files (a report or export written
-        beside them is fine: its name is not one of theirs)."""
-        out = Path(out)
-        if out.name in self.OWN_FILES and out.resolve().parent == self.path.resolve():
-            raise UserError(f"{flag} {out} is {self.path}'s own {out.name}; writing there would destroy the run. "
-                            f"Give another file name.")
-
     def refuse_things_in_the_way(self) -> None:
         """UserError when a folder (or other non-file) sits where one of the run's files will be written,
         checked before training so that the work is not lost when the write fails at the end."""
@@ -129,6 +131,14 @@ class RunDir:
     @property
     def is_complete(self) -> bool:
         return self.metrics.is_file() and self.weights.is_file()
+
+    @property
+    def files_not_from_a_run(self) -> list[str]:
+        """Names of a run's files present in a folder that is no run (no config.toml nor trial.json): a user's
+        own summary.txt or predictions.csv, which training there would overwrite."""
+        if self.config.is_file() or self.trial.is_file():
+            return []
+        return [name for name in self.OWN_FILES if (self.path / name).exists()]
 
     @property
     def holds_files(self) -> bool:
@@ -219,6 +229,8 @@ class RunDir:
             return tomllib.loads(self.config.read_text(encoding="utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise UserError(f"{self.config}: a run file is damaged ({exc}).") from None
+        except RecursionError:
+            raise UserError(f"{self.config}: a run file is damaged (nested too deeply to read).") from None
 
     def read_config(self):
         """A network run's config.toml as a validated ExperimentConfig."""
@@ -254,7 +266,7 @@ class RunDir:
                 return rows
         except FileNotFoundError:
             raise UserError(f"{self.history}: missing; the run directory is incomplete.") from None
-        except (ValueError, UnicodeDecodeError) as exc:
+        except (ValueError, UnicodeDecodeError, csv.Error) as exc:  # csv.Error: e.g. a field of zero bytes
             raise UserError(f"{self.history}: a run file is damaged ({exc}).") from None
 
     def write_metrics(self, metrics: dict, kind: str) -> None:
@@ -287,6 +299,8 @@ class RunDir:
             raise UserError(f"{path}: a directory where a run file belongs.") from None
         except ValueError as exc:  # invalid JSON or not UTF-8
             raise UserError(f"{path}: a run file is damaged ({exc}).") from None
+        except RecursionError:
+            raise UserError(f"{path}: a run file is damaged (nested too deeply to read).") from None
         if not isinstance(value, dict):
             raise UserError(f"{path}: a run file is damaged (a JSON object was expected).")
         return value
@@ -331,7 +345,7 @@ class RunDir:
             table = np.array(body, dtype=np.float64)
         except FileNotFoundError:
             raise UserError(f"{self.predictions}: missing; the run has no saved test predictions.") from None
-        except (ValueError, IndexError, UnicodeDecodeError, IsADirectoryError) as exc:
+        except (ValueError, IndexError, UnicodeDecodeError, IsADirectoryError, csv.Error) as exc:
             raise UserError(f"{self.predictions}: a run file is damaged ({exc or 'empty'}).") from None
         probabilities = table[:, 3:]
         if not np.isfinite(probabilities).all() or (probabilities < 0).any() or (probabilities > 1).any():
@@ -687,7 +701,7 @@ def _overview_config_values(path: Path) -> dict:
     lines = [line for line in text.splitlines() if line.split("=", 1)[0].strip() in _OVERVIEW_KEYS]
     try:
         return tomllib.loads("\n".join(lines))
-    except tomllib.TOMLDecodeError:
+    except (tomllib.TOMLDecodeError, RecursionError):
         return RunDir(path.parent).read_config_values()
 
 

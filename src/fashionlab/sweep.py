@@ -201,6 +201,8 @@ def load_spec(name_or_path: str, overrides: dict | None = None, trials: int | No
         values = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{source}: not valid TOML ({exc}).") from None
+    except RecursionError:
+        raise ConfigError(f"{source}: not a sweep spec (nested too deeply to read).") from None
     changes = {k: v for k, v in (overrides or {}).items() if v is not None}
     if changes:
         if not isinstance(values.get("set", {}), dict):
@@ -507,8 +509,8 @@ def read_folder(folder) -> dict:
         record = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise UserError(f"{folder}: not a sweep folder (no {SWEEP_FILE}).") from None
-    except ValueError as exc:
-        raise UserError(f"{path}: damaged ({exc}); remove it or use another --out.") from None
+    except (ValueError, RecursionError) as exc:
+        raise UserError(f"{path}: damaged ({exc or 'nested too deeply'}); remove it or use another --out.") from None
     if not (isinstance(record, dict) and isinstance(record.get("study"), str) and isinstance(record.get("spec"), dict)
             and isinstance(record.get("storage"), (str, type(None)))):
         raise UserError(f"{path}: damaged (not a sweep record of study, storage and spec); "

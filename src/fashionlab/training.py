@@ -464,6 +464,9 @@ def _open_run(config: ExperimentConfig, run: RunDir, resume: bool) -> tuple[Expe
     if not resume:
         if run.holds_results_or_state:  # a sweep writes trial.json before its trial trains
             raise UserError(f"{run.path} already holds a run. Pass --resume to continue it, or choose another --out.")
+        if foreign := run.files_not_from_a_run:
+            raise UserError(f"{run.path} holds {', '.join(foreign)}, not from a run, which training would overwrite. "
+                            "Choose another --out.")
         return config, None
     if not run.config.is_file() or not (run.checkpoint.is_file() or run.is_complete):
         raise UserError(f"{run.path}: nothing to resume (no checkpoint.pt). Start it without --resume or use a new --out.")
