@@ -187,7 +187,7 @@ def test_a_full_disk_under_the_folders_own_study_db_names_that_file_and_leaves_n
     assert not (tmp_path / "sweeps").exists()
 
 
-@pytest.mark.parametrize("record", ["[]", '{"study": "s", "storage": null, "spec": "x"}', "{broken"])
+@pytest.mark.parametrize("record", ["[]", '{"study": "s", "storage": null, "spec": "x"}', "{broken", "[" * 100_000 + "]" * 100_000])
 def test_a_damaged_sweep_json_is_named_by_report_and_by_a_worker(tmp_path, capsys, record):
     folder = tmp_path / "sweep"
     folder.mkdir()
