@@ -168,7 +168,9 @@ def _prepare(source, name, max_pixels: int, formats, silence_c_stderr: bool = Fa
         raise UserError(f"{name}: cannot read the file ({exc.strerror}). Check its permissions.") from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise ImageTooLarge(too_large) from None
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, TypeError, EOFError) as exc:
+    except UnidentifiedImageError:  # Pillow's message names the in-memory buffer, not the file
+        raise UserError(f"{name}: not a readable image (no format Pillow knows). Give a PNG or JPEG file.") from None
+    except (OSError, SyntaxError, ValueError, TypeError, EOFError) as exc:
         raise UserError(f"{name}: not a readable image ({exc}). Give a PNG or JPEG file.") from None
     for message, category in {" ".join(str(w.message).split()): w.category for w in pillow_warnings}.items():
         warnings.warn(f"{name}: {message}", category, stacklevel=3)  # once each: Pillow repeats itself
