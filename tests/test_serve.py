@@ -61,6 +61,9 @@ def test_health_model_page_and_docs(client):
     assert page.status_code == 200 and "<canvas" in page.text
     assert "http://" not in page.text and "https://" not in page.text  # self-contained: no CDN
     assert client.get("/docs").status_code == 200 and "/predict/batch" in client.get("/openapi.json").text
+    # Unknown paths and methods answer in the same JSON shape as every other error.
+    for r, status in ((client.get("/nowhere"), 404), (client.get("/predict"), 405)):
+        assert r.status_code == status and r.json()["error"].startswith(("Not Found", "Method Not Allowed")), r.text
 
 
 def test_predict_one_and_several_files(client):

@@ -26,6 +26,7 @@ import numpy as np
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..errors import UserError
 from ..predict import Classifier, ImageTooLarge, prepare_image_bytes
@@ -110,6 +111,10 @@ def create_app(run_dir, max_upload_mb: float = 5.0, max_pixels: int = 25_000_000
         first = exc.errors()[0] if exc.errors() else {}
         where = ".".join(str(p) for p in first.get("loc", ()))
         return _error(422, f"invalid request: {where}: {first.get('msg', 'invalid')}")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException):  # 404, 405: the same {"error"} shape
+        return _error(exc.status_code, f"{exc.detail}: {request.method} {request.url.path} (see /docs)")
 
     @app.exception_handler(TooLarge)
     async def too_large(request: Request, exc: TooLarge):
