@@ -224,3 +224,11 @@ def test_page_in_a_real_browser_agrees_with_fashionlab_predict(run_dir, tmp_path
     finally:
         server.terminate()
         server.wait(timeout=20)
+
+
+@pytest.mark.parametrize("host, url", [("127.0.0.1", "http://127.0.0.1:8000/"), ("::1", "http://[::1]:8000/"),
+                                       ("localhost", "http://localhost:8000/")])
+def test_the_printed_address_is_a_url_for_ipv6_hosts_too(host, url):
+    from fashionlab.cli import server_url
+
+    assert server_url(host, 8000) == url

@@ -438,6 +438,11 @@ def cmd_export(args) -> int:
     return 0
 
 
+def server_url(host: str, port: int) -> str:
+    """The address to open: an IPv6 host takes brackets in a URL (http://[::1]:8000/)."""
+    return f"http://[{host}]:{port}/" if ":" in host else f"http://{host}:{port}/"
+
+
 def cmd_serve(args) -> int:
     try:
         import uvicorn
@@ -450,7 +455,7 @@ def cmd_serve(args) -> int:
     app = create_app(args.run_dir, max_upload_mb=args.max_upload_mb, device=args.device)
     sock = _listening_socket(args.host, args.port)
     port = sock.getsockname()[1]  # the one the system chose, for --port 0
-    print(f"serving {args.run_dir} at http://{args.host}:{port}/ (API docs at /docs); Ctrl-C stops", flush=True)
+    print(f"serving {args.run_dir} at {server_url(args.host, port)} (API docs at /docs); Ctrl-C stops", flush=True)
     uvicorn.Server(uvicorn.Config(app, log_level="warning")).run(sockets=[sock])
     return 0
 
