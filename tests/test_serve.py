@@ -232,3 +232,11 @@ def test_the_printed_address_is_a_url_for_ipv6_hosts_too(host, url):
     from fashionlab.cli import server_url
 
     assert server_url(host, 8000) == url
+
+
+@pytest.mark.parametrize("flag, value", [("--port", "70000"), ("--max-upload-mb", "0")])
+def test_an_out_of_range_serve_flag_is_named_alone(run_dir, capsys, flag, value):
+    from conftest import one_line_exit_2
+
+    err = one_line_exit_2(["serve", str(run_dir), flag, value, "--device", "cpu"], capsys)
+    assert f"{flag} {value}" in err and ({"--port", "--max-upload-mb"} - {flag}).pop() not in err

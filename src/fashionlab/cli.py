@@ -450,8 +450,10 @@ def cmd_serve(args) -> int:
         from .serve.app import create_app
     except ImportError:
         raise UserError("`fashionlab serve` needs the serve extra: pip install 'fashionlab[serve]'.") from None
-    if not 0 < args.max_upload_mb <= 1024 or not 0 <= args.port <= 65535:
-        raise UserError("--max-upload-mb must be in (0, 1024] and --port in 0-65535.")
+    if not 0 < args.max_upload_mb <= 1024:
+        raise UserError(f"--max-upload-mb {args.max_upload_mb:g}: give more than 0 and at most 1024.")
+    if not 0 <= args.port <= 65535:
+        raise UserError(f"--port {args.port}: give 0 to 65535 (0: any free port).")
     app = create_app(args.run_dir, max_upload_mb=args.max_upload_mb, device=args.device)
     sock = _listening_socket(args.host, args.port)
     port = sock.getsockname()[1]  # the one the system chose, for --port 0
