@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
 from .device import autocast, place_model, resolve_device, scoring_precision
+from .errors import UserError
 from .experiment import ExperimentConfig
 
 
@@ -189,14 +190,10 @@ def load_run_model(run_dir, device="auto") -> LoadedRun:
     state = run.load_state(run.weights)
     misfit = _misfit(model.state_dict(), state)
     if misfit:
-        from .errors import UserError
-
         raise UserError(f"{run.weights}: the weights do not fit model {config.model} ({misfit}); config.toml and "
                         "weights.pt must come from the same run.")
     not_finite = [name for name, t in state.items() if t.is_floating_point() and not t.isfinite().all()]
     if not_finite:  # a diverged run: every answer would be NaN
-        from .errors import UserError
-
         raise UserError(f"{run.weights}: {not_finite[0]} holds NaN or infinite values (the training diverged, or the "
                         "file is damaged); retrain it, e.g. with a lower learning rate.")
     model.load_state_dict(state)
@@ -214,7 +211,6 @@ def evaluate_run(run_dir, data_dir=None, device="auto", tta_flip: bool | None = 
     run has no metrics.json: there is nothing to compare with.
     """
     from .data import load_dataset
-    from .errors import UserError
     from .runs import RunDir
 
     run = RunDir(run_dir)

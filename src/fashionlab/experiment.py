@@ -196,13 +196,14 @@ def preset_names() -> list[str]:
     return sorted(p.name[: -len(".toml")] for p in resources.files("fashionlab.presets").iterdir() if p.name.endswith(".toml"))
 
 
-def _parse_toml(text: str, source: str) -> dict:
+def parse_toml(text: str, source: str) -> dict:
+    """A config's or sweep spec's TOML, or a ConfigError naming `source` (also for nesting past the recursion limit)."""
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{source}: not valid TOML ({exc}).") from None
     except RecursionError:
-        raise ConfigError(f"{source}: not a config (nested too deeply to read).") from None
+        raise ConfigError(f"{source}: not valid TOML here (nested too deeply to read).") from None
 
 
 MAX_CONFIG_BYTES = 1 << 20  # a flat config is a few hundred bytes; a larger file is a wrong argument
@@ -274,7 +275,7 @@ def _resolved_values(where: tuple[str, str | Path], chain: list[tuple[str, str]]
         folder = target.parent
     if len(chain) >= MAX_EXTENDS_DEPTH:
         raise ConfigError(f"{source}: more than {MAX_EXTENDS_DEPTH} configs extend one another; shorten the chain.")
-    values = _parse_toml(text, source)
+    values = parse_toml(text, source)
     base = values.pop("extends", None)
     if base is not None:
         if not isinstance(base, str) or not base.strip():

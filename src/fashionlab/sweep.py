@@ -36,7 +36,6 @@ import os
 import re
 import shutil
 import socket
-import sys
 import threading
 import time
 import warnings
@@ -47,14 +46,9 @@ from pathlib import Path
 from typing import Callable
 
 from .errors import ConfigError, UserError, did_you_mean
-from .experiment import FIELDS, config_from_dict, load_config, read_config_text
+from .experiment import FIELDS, config_from_dict, load_config, parse_toml, read_config_text
 from .fileio import atomic_write_json, missing_folders, remove_empty_folders
 from .runs import RunDir
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 # Validation figures a sweep may optimise, and their direction. The test set never chooses anything.
 OBJECTIVES = {
@@ -197,12 +191,7 @@ def load_spec(name_or_path: str, overrides: dict | None = None, trials: int | No
     else:
         raise ConfigError(f"{name_or_path!r} is neither a shipped sweep nor a TOML file."
                           f"{did_you_mean(name_or_path, shipped_spec_names())} Shipped: {', '.join(shipped_spec_names())}.")
-    try:
-        values = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{source}: not valid TOML ({exc}).") from None
-    except RecursionError:
-        raise ConfigError(f"{source}: not a sweep spec (nested too deeply to read).") from None
+    values = parse_toml(text, source)
     changes = {k: v for k, v in (overrides or {}).items() if v is not None}
     if changes:
         if not isinstance(values.get("set", {}), dict):
