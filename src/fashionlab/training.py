@@ -118,9 +118,11 @@ class TrainStep:
     """
 
     def __init__(self, model, optimizer, config: ExperimentConfig, aug_gen: torch.Generator, channels_last: bool,
-                 precision: str = "fp32", ema: AveragedModel | None = None):
+                 precision: str = "fp32", ema: AveragedModel | None = None, forward=None):
+        """`forward`: the callable for the training forward pass (a compiled `model`); default `model`."""
         self.model, self.optimizer, self.config = model, optimizer, config
         self.aug_gen, self.channels_last, self.precision, self.ema = aug_gen, channels_last, precision, ema
+        self.forward = model if forward is None else forward
 
     def __call__(self, x: torch.Tensor, y: torch.Tensor, flips: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """`flips` (bool per image) replaces the random flips: the alternating-flip schedule."""
@@ -131,7 +133,7 @@ class TrainStep:
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         with autocast(x.device, self.precision):
-            logits = self.model(x)
+            logits = self.forward(x)
             loss = F.cross_entropy(logits.float(), y, label_smoothing=config.label_smoothing)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -539,10 +541,14 @@ def _set_up(run: RunDir, config: ExperimentConfig, data_dir, fresh: bool = True)
     # A copy of the plain (uncompiled) model. It averages parameters only: its BatchNorm statistics
     # are recomputed for the averaged weights at each epoch's end (_Fit.recalibrate_ema).
     ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(config.ema), use_buffers=False) if config.ema else None
+    forward = None
     if config.compile == "on" or (config.compile == "auto" and device.type == "cuda"):
-        # In place, so state_dict keys stay those of the plain model. On this project's 2-core CPU
-        # it made CNN-2's steps slower (21.8 ms against 18.3 ms), hence CUDA only by default.
-        model.compile()
+        # The training step only: validation and the final test score run the plain model, the code
+        # `evaluate` runs, so that scoring a run again gives its numbers to the last bit (a compiled bf16
+        # forward differs in its last bits: `evaluate` disagreed with compiled `fast` and cnn-2 runs on
+        # the CPU). On this project's 2-core CPU compiling made CNN-2's steps slower (21.8 ms against
+        # 18.3 ms): CUDA only by default.
+        forward = torch.compile(model)
     optimizer = make_optimizer(config, parameter_groups(config, model))
     shuffle_gen = torch.Generator().manual_seed(config.seed)
     aug_gen = torch.Generator(device=device).manual_seed(config.seed + 1)
@@ -550,7 +556,7 @@ def _set_up(run: RunDir, config: ExperimentConfig, data_dir, fresh: bool = True)
     if config.alternate_flip and config.augment and config.flip:
         n = split.train_y.shape[0]
         flip_bits = torch.randint(0, 2, (n,), generator=torch.Generator().manual_seed(config.seed + 2)).bool().to(device)
-    train_step = TrainStep(model, optimizer, config, aug_gen, channels_last, precision, ema)
+    train_step = TrainStep(model, optimizer, config, aug_gen, channels_last, precision, ema, forward)
     fit = _Fit(run, config, device, precision, dataset, split, model, channels_last, optimizer, train_step,
                shuffle_gen, aug_gen, ema, flip_bits)
     return fit, load_seconds
