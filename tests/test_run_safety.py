@@ -253,6 +253,24 @@ def test_damaged_metrics_json_is_named(finished, data, tmp_path, capsys, content
         assert "metrics.json" in err and "damaged" in err
 
 
+def test_a_huge_number_in_metrics_json_is_named_without_pythons_advice(finished, tmp_path, capsys):
+    run = _copy(finished, tmp_path / "run")
+    metrics = json.loads((run / "metrics.json").read_text())
+    (run / "metrics.json").write_text(json.dumps(metrics)[:-1] + ', "x": ' + "9" * 5000 + "}")
+    err = one_line_exit_2(["report", str(run), "--out", str(tmp_path / "r.html")], capsys)
+    assert "metrics.json" in err and "thousands of digits" in err and "set_int_max_str_digits" not in err
+
+
+def test_run_files_saved_with_a_byte_order_mark_still_read(finished, data, tmp_path, capsys):
+    # A spreadsheet or editor that saves history.csv, predictions.csv or metrics.json may add a UTF-8 BOM.
+    run, other = _copy(finished, tmp_path / "run"), _copy(finished, tmp_path / "other")
+    for name in ("history.csv", "predictions.csv", "metrics.json"):
+        path = run / name
+        path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    assert main(["report", str(run), "--out", str(tmp_path / "r.html")]) == 0
+    assert main(["ensemble", str(run), str(other), "--out", str(tmp_path / "e"), "--data-dir", str(data)]) == 0
+
+
 @pytest.mark.parametrize("damage", [
     lambda m: m["confusion_matrix"].pop(),  # ragged: one row short
     lambda m: m.update(confusion_matrix=[]),

@@ -254,7 +254,7 @@ class RunDir:
     def read_history(self) -> list[dict]:
         """history.csv's rows; a damaged file (a short row, text where a number belongs) is a UserError naming it."""
         try:
-            with open(self.history, newline="", encoding="utf-8") as fh:
+            with open(self.history, newline="", encoding="utf-8-sig") as fh:  # -sig: a spreadsheet's BOM
                 reader = csv.DictReader(fh)
                 if reader.fieldnames is not None and not set(HISTORY_COLUMNS) - {"lr"} <= set(reader.fieldnames):
                     raise ValueError(f"its header lacks {', '.join(sorted(set(HISTORY_COLUMNS) - set(reader.fieldnames)))}")
@@ -292,13 +292,15 @@ class RunDir:
 
     def read_json(self, path: Path) -> dict:
         try:
-            value = json.loads(path.read_text(encoding="utf-8"))
+            value = json.loads(path.read_text(encoding="utf-8-sig"))
         except FileNotFoundError:
             raise UserError(f"{path}: missing; the run directory is incomplete.") from None
         except IsADirectoryError:
             raise UserError(f"{path}: a directory where a run file belongs.") from None
         except ValueError as exc:  # invalid JSON or not UTF-8
-            raise UserError(f"{path}: a run file is damaged ({exc}).") from None
+            # Python's own advice for a number of thousands of digits (raise the limit) is not the user's fix.
+            reason = "a number of thousands of digits" if "int_max_str_digits" in str(exc) else exc
+            raise UserError(f"{path}: a run file is damaged ({reason}).") from None
         except RecursionError:
             raise UserError(f"{path}: a run file is damaged (nested too deeply to read).") from None
         if not isinstance(value, dict):
@@ -335,7 +337,7 @@ class RunDir:
     def read_predictions(self) -> tuple[np.ndarray, np.ndarray]:
         """Labels and the (N, K) probability matrix of predictions.csv; a damaged file is a UserError naming it."""
         try:
-            with open(self.predictions, newline="", encoding="utf-8") as fh:
+            with open(self.predictions, newline="", encoding="utf-8-sig") as fh:
                 rows = list(csv.reader(fh))
             header, body = rows[0], rows[1:]
             if header[:3] != ["index", "label", "predicted"] or len(header) < 5 or not body:
