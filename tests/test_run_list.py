@@ -113,6 +113,8 @@ def test_bad_sort_and_filter_are_one_line_errors(argv, message, capsys):
 
 def test_missing_folder_is_a_one_line_error(tmp_path, capsys):
     assert "no such folder" in one_line_exit_2(["runs", str(tmp_path / "nowhere")], capsys)
+    (tmp_path / "metrics.json").write_text("{}")
+    assert "a file, not a folder" in one_line_exit_2(["runs", str(tmp_path / "metrics.json")], capsys)
 
 
 def test_runs_reads_small_files_only_and_never_loads_torch(tmp_path):

@@ -209,6 +209,12 @@ def test_a_full_disk_under_report_advises_running_it_again_not_resuming(finished
     assert "the disk is full" in err and "run the command again" in err and "--resume" not in err
 
 
+def test_report_names_a_run_given_twice(finished, tmp_path, capsys):
+    same = str(finished) + "/."  # the same folder, spelt differently
+    err = one_line_exit_2(["report", str(finished), same, "--out", str(tmp_path / "r.html")], capsys)
+    assert "given twice" in err and not (tmp_path / "r.html").exists()
+
+
 # ---------------------------------------------------------------- ensembles
 
 

@@ -324,7 +324,7 @@ def cmd_predict(args) -> int:
 def cmd_report(args) -> int:
     from .fileio import check_output_file
     from .report.html import render_report
-    from .runs import refuse_run_file_as_output
+    from .runs import refuse_repeated_runs, refuse_run_file_as_output
     from .sweep import is_sweep_folder
 
     sweeps = [p for p in args.run_dirs if is_sweep_folder(p)]
@@ -342,6 +342,7 @@ def cmd_report(args) -> int:
     if not args.out:
         raise UserError("--out FILE.html is required for a report of run directories (a sweep folder's report "
                         "goes to SWEEP_DIR/report.html by default).")
+    refuse_repeated_runs(args.run_dirs, "a comparison shows each run once")
     refuse_run_file_as_output(args.out, "--out")
     out = render_report(args.run_dirs, check_output_file(args.out, "--out", "report.html"), title=args.title)
     print(f"wrote {out} ({len(args.run_dirs)} run(s))")

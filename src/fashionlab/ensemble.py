@@ -14,7 +14,7 @@ import numpy as np
 from .data.releases import TEST_FILES
 from .errors import UserError
 from .evaluation import probability_metrics
-from .runs import RunDir, environment_record, load_run, write_scored_run
+from .runs import RunDir, environment_record, load_run, refuse_repeated_runs, write_scored_run
 
 
 def _predictions(member):
@@ -33,12 +33,7 @@ def ensemble(run_dirs, out, data_dir=None) -> dict:
 
     if len(run_dirs) < 2:
         raise UserError("an ensemble needs at least two run directories.")
-    seen = {}
-    for path in run_dirs:
-        key = Path(path).resolve()
-        if key in seen:
-            raise UserError(f"{path} is given twice (as {seen[key]}); each member of an ensemble counts once.")
-        seen[key] = path
+    seen = refuse_repeated_runs(run_dirs, "each member of an ensemble counts once")
     target = RunDir(out)
     if target.path.resolve() in seen:
         raise UserError(f"--out {out} is one of the members; write the ensemble to a new folder.")

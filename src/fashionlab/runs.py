@@ -89,6 +89,18 @@ def refuse_non_file(path: Path, belongs: str) -> None:
         raise UserError(f"{path} is {kind} where {belongs} belongs; move it or choose another --out.")
 
 
+def refuse_repeated_runs(run_dirs, why: str) -> dict[Path, str]:
+    """One line naming a run directory given twice (the same folder by any spelling); returns the
+    resolved paths, each mapped to the spelling given."""
+    seen: dict[Path, str] = {}
+    for path in run_dirs:
+        key = Path(path).resolve()
+        if key in seen:
+            raise UserError(f"{path} is given twice (as {seen[key]}); {why}.")
+        seen[key] = str(path)
+    return seen
+
+
 def refuse_run_file_as_output(out: str | os.PathLike, flag: str) -> None:
     """UserError when `out` would overwrite a run's own file: any run's, not only the one a command reads
     (a report or export written beside them is fine: its name is not one of theirs)."""
@@ -637,7 +649,8 @@ def find_runs(root: str | os.PathLike) -> list[Path]:
     """Run directories at or under `root` (hidden folders skipped; runs do not hold runs)."""
     root = Path(root)
     if not root.is_dir():
-        raise UserError(f"{root}: no such folder. Give the folder your runs are in (default: runs).")
+        what = "a file, not a folder" if root.exists() else "no such folder"
+        raise UserError(f"{root}: {what}. Give the folder your runs are in (default: runs).")
     found = []
     for folder, subfolders, files in os.walk(root):
         if _looks_like_run(set(files)):
