@@ -104,6 +104,15 @@ def test_utf8_bom_is_accepted(tmp_path):
     assert (loaded.model, loaded.description, loaded.epochs) == ("ann-3", "café", 2)
 
 
+@pytest.mark.parametrize("text", ["", "# only a comment\n"])
+def test_a_config_with_no_settings_is_refused_not_trained_as_defaults(tmp_path, capsys, text):
+    config = tmp_path / "empty.toml"
+    config.write_text(text)
+    err = one_line_exit_2(["train", str(config), "--out", str(tmp_path / "run")], capsys)
+    assert str(config) in err and "holds no settings" in err and "extends" in err
+    assert not (tmp_path / "run").exists()
+
+
 def test_config_that_is_a_directory_or_fifo(tmp_path, capsys):
     folder = tmp_path / "dir.toml"
     folder.mkdir()

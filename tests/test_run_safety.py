@@ -295,6 +295,13 @@ def test_inconsistent_metrics_json_is_named_not_a_traceback(finished, tmp_path, 
     assert "metrics.json" in err and "damaged" in err
 
 
+def test_an_empty_run_config_is_named_not_blamed_on_the_weights(finished, data, tmp_path, capsys):
+    run = _copy(finished, tmp_path / "run")
+    (run / "config.toml").write_text("")
+    err = one_line_exit_2(["evaluate", str(run), "--data-dir", str(data)], capsys)
+    assert "config.toml: a run file is damaged" in err and "weights" not in err
+
+
 def test_a_folder_where_metrics_json_belongs_is_named_by_evaluate(finished, data, tmp_path, capsys):
     run = _copy(finished, tmp_path / "run")
     (run / "metrics.json").unlink()

@@ -276,6 +276,9 @@ def _resolved_values(where: tuple[str, str | Path], chain: list[tuple[str, str]]
     if len(chain) >= MAX_EXTENDS_DEPTH:
         raise ConfigError(f"{source}: more than {MAX_EXTENDS_DEPTH} configs extend one another; shorten the chain.")
     values = parse_toml(text, source)
+    if not values:  # else every key would fall back to the schema's defaults, a "custom" cnn-2
+        raise ConfigError(f"{source}: holds no settings; start from a preset (`extends = \"cnn-2\"`) and add "
+                          "the keys you change.")
     base = values.pop("extends", None)
     if base is not None:
         if not isinstance(base, str) or not base.strip():

@@ -248,6 +248,8 @@ class RunDir:
         """A network run's config.toml as a validated ExperimentConfig."""
         from .experiment import load_config
 
+        if not self.read_config_values():  # an empty file: load_config's advice is for a user's config
+            raise UserError(f"{self.config}: a run file is damaged (it holds no settings).")
         return load_config(str(self.config))
 
     def write_summary(self, text: str) -> None:
