@@ -106,12 +106,33 @@ def test_predict_batch_matches_the_files_endpoint(client):
     ({"content": b"[[" + b",".join([b"[" + b",".join([b"NaN"] * 28) + b"]"] * 28) + b"]]", "headers": {"content-type": "application/json"}}, 422, "finite"),
     ({"json": [[[300] * 28] * 28]}, 422, "0-255"),
     ({"json": [[["a"] * 28] * 28]}, 422, "numbers"),
+    ({"json": [[[True] * 28] * 28]}, 422, "JSON numbers"),  # NumPy would read them as 1
+    ({"json": [[["7"] * 28] * 28]}, 422, "JSON numbers"),  # and these as 7
 ])
 def test_hostile_batch_requests_get_4xx_json(client, kwargs, status, words):
     r = client.post("/predict/batch", **kwargs)
     assert r.status_code == status, r.text
     assert words in r.json()["error"]
     assert client.get("/health").status_code == 200  # still serving
+
+
+def test_a_client_that_leaves_mid_body_gets_an_answer_not_a_traceback(client):
+    import asyncio
+
+    sent = []
+
+    async def receive():
+        return {"type": "http.disconnect"}
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {"type": "http", "method": "POST", "path": "/predict/batch", "raw_path": b"/predict/batch",
+             "query_string": b"", "headers": [(b"content-type", b"application/json"), (b"content-length", b"5000")],
+             "http_version": "1.1", "scheme": "http", "server": ("testserver", 80), "client": ("c", 1),
+             "root_path": ""}
+    asyncio.run(client.app(scope, receive, send))  # raised ClientDisconnect (a traceback in the log) before
+    assert sent[0]["status"] == 400
 
 
 def test_hostile_uploads_get_4xx_json(client):

@@ -27,6 +27,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from ..errors import UserError
 from ..predict import Classifier, ImageTooLarge, prepare_image_bytes
@@ -169,7 +170,10 @@ def create_app(run_dir, max_upload_mb: float = 5.0, max_pixels: int = 25_000_000
     async def predict_batch(request: Request, top: int = top_k):
         if not 1 <= top <= len(classifier.classes):
             return _error(422, f"top={top}: give 1 to {len(classifier.classes)}")
-        body = await request.body()
+        try:
+            body = await request.body()
+        except ClientDisconnect:  # the client left mid-body: no one reads the answer; no traceback in the log
+            return _error(400, "the client disconnected before the body was complete")
         if not body:
             return _error(400, "empty body: send a JSON array of 28x28 arrays of pixel values 0-255")
         try:
@@ -200,6 +204,9 @@ def _batch_array(payload) -> np.ndarray | str:
         return "every image must be a 28x28 array of numbers (rows of equal length)"
     if array.ndim != 3 or array.shape[1:] != (28, 28):
         return f"images must be 28x28; got an array of shape {tuple(array.shape)}"
+    # NumPy reads true as 1 and "7" as 7: only JSON numbers are pixels (the shape check makes this walk safe).
+    if any(type(v) not in (int, float) for image in payload for row in image for v in row):
+        return "pixel values must be JSON numbers (not true/false or strings)"
     if not np.isfinite(array).all():
         return "pixel values must be finite numbers (no NaN or infinity)"
     if array.min() < 0 or array.max() > 255:
