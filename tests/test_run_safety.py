@@ -467,6 +467,17 @@ def test_weights_with_nan_are_refused_by_predict_export_and_serve(finished, data
     assert not (tmp_path / "m.pt").exists()
 
 
+def test_export_and_serve_refuse_a_damaged_metrics_json_they_would_publish(finished, data, tmp_path, capsys):
+    run = _copy(finished, tmp_path / "run")
+    metrics = json.loads((run / "metrics.json").read_text())
+    (run / "metrics.json").write_text(json.dumps({**metrics, "test_accuracy": 7.5}))  # shown on /model, in the export
+    for argv in (["export", str(run), "--format", "torchscript", "--out", str(tmp_path / "m.pt"), "--data-dir", str(data)],
+                 ["serve", str(run), "--port", "0", "--device", "cpu"]):
+        err = one_line_exit_2(argv, capsys)
+        assert "metrics.json" in err and "damaged" in err
+    assert not (tmp_path / "m.pt").exists()
+
+
 def test_deeply_nested_toml_is_one_line(finished, data, tmp_path, capsys):
     deep = "x = " + "[" * 5000 + "]" * 5000 + "\n"
     (tmp_path / "deep.toml").write_text(deep)

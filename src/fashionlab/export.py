@@ -144,7 +144,7 @@ def export_run(run_dir, fmt: str = "onnx", out=None, data_dir=None) -> ExportRes
     run_dir = Path(run_dir)
     loaded = load_run_model(run_dir, device="cpu")
     run = RunDir(run_dir)
-    metrics = run.read_json(run.metrics) if run.metrics.is_file() else {}
+    metrics = run.read_metrics() if run.metrics.is_file() else {}
     dataset = load_dataset(loaded.config.release, data_dir)
     out = Path(out) if out else run_dir / f"model{SUFFIX[fmt]}"
     if out.is_dir():

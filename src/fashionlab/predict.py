@@ -263,7 +263,7 @@ class Classifier:
         from .runs import RunDir
 
         run = RunDir(self.run_dir)
-        metrics = run.read_json(run.metrics) if run.metrics.is_file() else {}
+        metrics = run.read_metrics() if run.metrics.is_file() else {}  # checked: /model shows its figures
         environment = run.read_json(run.environment) if run.environment.is_file() else {}
         return {
             "experiment": self.config.name, "description": self.config.description, "model": self.config.model,
