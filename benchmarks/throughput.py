@@ -7,8 +7,13 @@ constraints). With `--peer keras2` it times CNN-2's paper protocol against the p
 Keras 2 with ImageDataGenerator (`keras2_peer.py`, the `peer` extra), alternating processes, and
 prints the median of the per-round ratios. The machine's GEMM rate is printed beside the figures.
 
+The engine's two step-level choices can be timed against their alternatives: `--layouts engine
+contiguous` (the engine's memory format, channels_last for CNNs on the CPU, against plain NCHW) and
+`--compile off on` (eager against `torch.compile` of the forward, as `compile = "on"` trains).
+
     python benchmarks/throughput.py                       # all six models on the CPU (and CUDA if present)
     python benchmarks/throughput.py --peer keras2 --rounds 3
+    python benchmarks/throughput.py --models cnn-2 --precision fp32 bf16 --layouts engine contiguous --compile off on
 """
 
 from __future__ import annotations
@@ -31,7 +36,8 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def fashionlab_images_per_second(name: str, device_name: str, steps: int, repeats: int, precision: str) -> dict:
+def fashionlab_images_per_second(name: str, device_name: str, steps: int, repeats: int, precision: str,
+                                 layout: str = "engine", compiled: bool = False) -> dict:
     import torch
 
     from fashionlab.experiment import load_config
@@ -42,9 +48,13 @@ def fashionlab_images_per_second(name: str, device_name: str, steps: int, repeat
     config = load_config(name, {"device": device_name, "precision": precision})
     device = resolve_device(device_name)
     torch.manual_seed(0)
-    model, channels_last = place_model(build_model(config.model), device)
+    if layout == "engine":
+        model, channels_last = place_model(build_model(config.model), device)
+    else:  # plain NCHW, whatever the engine would choose
+        model, channels_last = build_model(config.model).to(device), False
     step = TrainStep(model, make_optimizer(config, model.parameters()), config,
-                     torch.Generator(device=device).manual_seed(1), channels_last, precision)
+                     torch.Generator(device=device).manual_seed(1), channels_last, precision,
+                     forward=torch.compile(model) if compiled else None)
     data = torch.rand(8192, 1, 28, 28, device=device)
     labels = torch.randint(0, 10, (8192,), device=device)
     bs = config.batch_size
@@ -68,7 +78,7 @@ def fashionlab_images_per_second(name: str, device_name: str, steps: int, repeat
         rates.append(steps * bs / (time.perf_counter() - t0))
     peak = torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else peak_rss_mib()
     return {"model": name, "engine": "fashionlab", "device": str(device), "precision": precision,
-            "batch_size": bs, "images_per_second": statistics.median(rates), "runs": rates,
+            "layout": "channels_last" if channels_last else "contiguous", "compiled": compiled, "batch_size": bs, "images_per_second": statistics.median(rates), "runs": rates,
             "peak_memory_mib": peak, "peak_memory_kind": "cuda allocated" if device.type == "cuda" else "process max RSS"}
 
 
@@ -115,6 +125,10 @@ def main() -> None:
     parser.add_argument("--models", nargs="+", default=["ann-1", "ann-2", "ann-3", "cnn-1", "cnn-2", "cnn-3"])
     parser.add_argument("--devices", nargs="+", default=None, help="default: cpu, plus cuda when present")
     parser.add_argument("--precision", nargs="+", default=["fp32"], choices=["fp32", "bf16"])
+    parser.add_argument("--layouts", nargs="+", default=["engine"], choices=["engine", "contiguous"],
+                        help="engine: the engine's memory format (channels_last for CNNs on the CPU); contiguous: NCHW")
+    parser.add_argument("--compile", nargs="+", default=["off"], choices=["off", "on"],
+                        help="torch.compile the forward pass, as compile = \"on\" does in training")
     parser.add_argument("--steps", type=int, default=150, help="optimizer steps per timed window")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--peer", choices=["keras2"], help="time CNN-2's protocol against Keras 2 (tf_keras, ImageDataGenerator)")
@@ -135,13 +149,19 @@ def main() -> None:
     for device in devices:
         for precision in args.precision:
             for name in args.models:
-                r = fashionlab_images_per_second(name, device, args.steps, args.repeats, precision)
-                results.append(r)
-                if reference_rate:  # a figure that survives the machine's drift
-                    r["times_reference_rate"] = r["images_per_second"] / reference_rate
-                print(f"{r['model']:<7} {r['device']:<5} {r['precision']:<5} batch {r['batch_size']:>4}: "
-                      f"{r['images_per_second']:>9,.0f} images/s  (peak {r['peak_memory_mib']:,.0f} MiB {r['peak_memory_kind']})"
-                      + (f"  {r['times_reference_rate']:.2f}x the reference" if reference_rate else ""), flush=True)
+                for layout in args.layouts:
+                    for compiled in args.compile:
+                        r = fashionlab_images_per_second(name, device, args.steps, args.repeats, precision, layout,
+                                                         compiled == "on")
+                        results.append(r)
+                        if reference_rate:  # a figure that survives the machine's drift
+                            r["times_reference_rate"] = r["images_per_second"] / reference_rate
+                        variant = f" {r['layout']}{' compiled' if r['compiled'] else ''}" if (
+                            args.layouts != ["engine"] or args.compile != ["off"]) else ""
+                        print(f"{r['model']:<7} {r['device']:<5} {r['precision']:<5} batch {r['batch_size']:>4}{variant}: "
+                              f"{r['images_per_second']:>9,.0f} images/s ({1000 * r['batch_size'] / r['images_per_second']:.1f} ms a step)"
+                              f"  (peak {r['peak_memory_mib']:,.0f} MiB {r['peak_memory_kind']})"
+                              + (f"  {r['times_reference_rate']:.2f}x the reference" if reference_rate else ""), flush=True)
     if args.peer == "keras2":
         peer_rounds = versus_keras2(args.steps, args.rounds)
         results.append({"peer": "keras2", "rounds": peer_rounds})
