@@ -106,6 +106,7 @@ def test_predict_batch_matches_the_files_endpoint(client):
     ({"content": b"[[" + b",".join([b"[" + b",".join([b"NaN"] * 28) + b"]"] * 28) + b"]]", "headers": {"content-type": "application/json"}}, 422, "finite"),
     ({"json": [[[300] * 28] * 28]}, 422, "0-255"),
     ({"json": [[["a"] * 28] * 28]}, 422, "numbers"),
+    ({"content": b"[[[" + b"9" * 400 + b"]]]", "headers": {"content-type": "application/json"}}, 422, "0-255"),
     ({"json": [[[True] * 28] * 28]}, 422, "JSON numbers"),  # NumPy would read them as 1
     ({"json": [[["7"] * 28] * 28]}, 422, "JSON numbers"),  # and these as 7
 ])

@@ -200,6 +200,8 @@ def _batch_array(payload) -> np.ndarray | str:
         return f"{len(payload)} images: at most {MAX_BATCH} per request"
     try:
         array = np.array(payload, dtype=np.float64)
+    except OverflowError:  # a JSON integer of hundreds of digits
+        return "pixel values must lie in 0-255, a light item on a dark background as in the dataset"
     except (ValueError, TypeError):
         return "every image must be a 28x28 array of numbers (rows of equal length)"
     if array.ndim != 3 or array.shape[1:] != (28, 28):
