@@ -265,16 +265,25 @@ def test_a_huge_number_in_metrics_json_is_named_without_pythons_advice(finished,
     (run / "metrics.json").write_text(json.dumps(metrics)[:-1] + ', "x": ' + "9" * 5000 + "}")
     err = one_line_exit_2(["report", str(run), "--out", str(tmp_path / "r.html")], capsys)
     assert "metrics.json" in err and "thousands of digits" in err and "set_int_max_str_digits" not in err
+    # Hundreds of digits parse, but are no float: a checked field holding one is damage, not an OverflowError.
+    (run / "metrics.json").write_text(json.dumps({**metrics, "train_seconds": 0})
+                                      .replace('"train_seconds": 0', '"train_seconds": ' + "9" * 400))
+    err = one_line_exit_2(["report", str(run), "--out", str(tmp_path / "r.html")], capsys)
+    assert "metrics.json" in err and "train_seconds" in err
+    assert main(["runs", str(tmp_path)]) == 0  # listed, the field blank
 
 
 def test_run_files_saved_with_a_byte_order_mark_still_read(finished, data, tmp_path, capsys):
     # A spreadsheet or editor that saves history.csv, predictions.csv or metrics.json may add a UTF-8 BOM.
     run, other = _copy(finished, tmp_path / "run"), _copy(finished, tmp_path / "other")
-    for name in ("history.csv", "predictions.csv", "metrics.json"):
+    for name in ("history.csv", "predictions.csv", "metrics.json", "config.toml", "environment.json"):
         path = run / name
         path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
     assert main(["report", str(run), "--out", str(tmp_path / "r.html")]) == 0
     assert main(["ensemble", str(run), str(other), "--out", str(tmp_path / "e"), "--data-dir", str(data)]) == 0
+    assert main(["evaluate", str(run), "--data-dir", str(data)]) == 0
+    assert main(["runs", str(tmp_path)]) == 0
+    assert "ann-2" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("damage", [
@@ -450,7 +459,11 @@ def test_training_never_overwrites_a_users_files_that_share_a_run_files_name(dat
     assert (out / "summary.txt").read_text() == "my notes"
 
 
-def test_weights_with_nan_are_refused_by_predict_export_and_serve(finished, data, tmp_path, capsys):
+def test_weights_with_nan_are_refused_by_predict_export_and_serve(finished, data, tmp_path, capsys, monkeypatch):
+    import uvicorn
+
+    # Were the check to regress, `serve` would listen for ever: fail instead.
+    monkeypatch.setattr(uvicorn.Server, "run", lambda self, sockets=None: pytest.fail("serve started listening"))
     from PIL import Image
 
     run = _copy(finished, tmp_path / "run")
@@ -467,7 +480,11 @@ def test_weights_with_nan_are_refused_by_predict_export_and_serve(finished, data
     assert not (tmp_path / "m.pt").exists()
 
 
-def test_export_and_serve_refuse_a_damaged_metrics_json_they_would_publish(finished, data, tmp_path, capsys):
+def test_export_and_serve_refuse_a_damaged_metrics_json_they_would_publish(finished, data, tmp_path, capsys, monkeypatch):
+    import uvicorn
+
+    # Were the check to regress, `serve` would listen for ever: fail instead.
+    monkeypatch.setattr(uvicorn.Server, "run", lambda self, sockets=None: pytest.fail("serve started listening"))
     run = _copy(finished, tmp_path / "run")
     metrics = json.loads((run / "metrics.json").read_text())
     (run / "metrics.json").write_text(json.dumps({**metrics, "test_accuracy": 7.5}))  # shown on /model, in the export

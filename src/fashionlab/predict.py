@@ -264,7 +264,7 @@ class Classifier:
 
         run = RunDir(self.run_dir)
         metrics = run.read_metrics() if run.metrics.is_file() else {}  # checked: /model shows its figures
-        environment = run.read_json(run.environment) if run.environment.is_file() else {}
+        environment = run.read_environment() if run.environment.is_file() else {}
         return {
             "experiment": self.config.name, "description": self.config.description, "model": self.config.model,
             "release": environment.get("dataset", {}).get("release", self.config.release),

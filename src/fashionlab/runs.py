@@ -39,7 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import UserError
+from .errors import ConfigError, UserError
 from .fileio import (atomic_write_bytes, atomic_write_json, atomic_write_text, missing_folders, remove_empty_folders,
                      write_failure)
 
@@ -238,7 +238,7 @@ class RunDir:
     def read_config_values(self) -> dict:
         """config.toml as a plain dict, whatever the run's kind."""
         try:
-            return tomllib.loads(self.config.read_text(encoding="utf-8"))
+            return tomllib.loads(self.config.read_text(encoding="utf-8-sig"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise UserError(f"{self.config}: a run file is damaged ({exc}).") from None
         except RecursionError:
@@ -248,9 +248,12 @@ class RunDir:
         """A network run's config.toml as a validated ExperimentConfig."""
         from .experiment import load_config
 
-        if not self.read_config_values():  # an empty file: load_config's advice is for a user's config
-            raise UserError(f"{self.config}: a run file is damaged (it holds no settings).")
-        return load_config(str(self.config))
+        try:
+            return load_config(str(self.config))  # its checks first: a FIFO or a huge file is never read here
+        except ConfigError:
+            if not self.read_config_values():  # empty: load_config's advice is for a user's own config
+                raise UserError(f"{self.config}: a run file is damaged (it holds no settings).") from None
+            raise
 
     def write_summary(self, text: str) -> None:
         atomic_write_text(self.summary, text)
@@ -435,7 +438,10 @@ class RunDir:
 def _number(value, kind=float):
     """`value` if it is a number of `kind` (an int counts as a float, a bool as neither), else None."""
     ok = isinstance(value, (int, float) if kind is float else int) and not isinstance(value, bool)
-    return value if ok and (kind is int or math.isfinite(value)) else None
+    try:
+        return value if ok and (kind is int or math.isfinite(value)) else None
+    except OverflowError:  # an int of hundreds of digits is no float
+        return None
 
 
 def _text(value, default: str = "") -> str:
@@ -714,7 +720,7 @@ def _overview_config_values(path: Path) -> dict:
     """The keys of config.toml that a listing needs. Parsing only their lines is 4x faster than the
     whole file (tomllib is pure Python): config.toml is flat, one `key = value` per line, as
     tomli_w writes it. A file in another form is parsed whole."""
-    text = path.read_text(encoding="utf-8", errors="replace")
+    text = path.read_text(encoding="utf-8-sig", errors="replace")
     lines = [line for line in text.splitlines() if line.split("=", 1)[0].strip() in _OVERVIEW_KEYS]
     try:
         return tomllib.loads("\n".join(lines))
