@@ -215,13 +215,21 @@ def test_flip_tta_averages_the_mirror():
     assert not torch.allclose(both, predict_logits(model, x))
 
 
-def test_compiled_model_trains_and_saves_plain_weights(synthetic_dir, tmp_path):
+def test_compiled_model_trains_and_saves_plain_weights(synthetic_dir, tmp_path, monkeypatch):
     """torch.compile (on by default on CUDA) keeps the weights file loadable into a plain model, and
     `evaluate` scores it to the last bit: a compiled bf16 forward of a BatchNorm CNN differs from the
     plain one in its last bits, so training scores with the plain model (this failed before)."""
+    compiled, original = [], torch.compile
+
+    def spy(model, *args, **kwargs):
+        compiled.append(original(model, *args, **kwargs))
+        return compiled[-1]
+
+    monkeypatch.setattr(torch, "compile", spy)
     config = load_config("fast", {"epochs": 1, "batch_size": 32, "device": "cpu", "compile": "on",
                                   "precision": "bf16"})
     result = train(config, tmp_path / "c", data_dir=synthetic_dir, progress=False, log=lambda s: None)
+    assert len(compiled) == 1  # the training step was compiled, once
     state = torch.load(result.run_dir / "weights.pt", weights_only=True)
     assert not any(k.startswith("_orig_mod") for k in state)
     metrics, disagreements = evaluate_run(result.run_dir, data_dir=synthetic_dir)
