@@ -47,6 +47,8 @@ def fashionlab_images_per_second(name: str, device_name: str, steps: int, repeat
 
     config = load_config(name, {"device": device_name, "precision": precision})
     device = resolve_device(device_name)
+    if compiled:  # a fresh start: Dynamo's caches from an earlier configuration could hit its recompile limit
+        torch._dynamo.reset()
     torch.manual_seed(0)
     if layout == "engine":
         model, channels_last = place_model(build_model(config.model), device)
@@ -78,7 +80,8 @@ def fashionlab_images_per_second(name: str, device_name: str, steps: int, repeat
         rates.append(steps * bs / (time.perf_counter() - t0))
     peak = torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else peak_rss_mib()
     return {"model": name, "engine": "fashionlab", "device": str(device), "precision": precision,
-            "layout": "channels_last" if channels_last else "contiguous", "compiled": compiled, "batch_size": bs, "images_per_second": statistics.median(rates), "runs": rates,
+            "layout_asked": layout, "layout": "channels_last" if channels_last else "contiguous", "compiled": compiled,
+            "batch_size": bs, "images_per_second": statistics.median(rates), "runs": rates,
             "peak_memory_mib": peak, "peak_memory_kind": "cuda allocated" if device.type == "cuda" else "process max RSS"}
 
 
