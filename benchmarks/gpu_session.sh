@@ -14,7 +14,9 @@
 # A rehearsal on a machine without a GPU: DEVICE=cpu SETS="epochs=1 train_limit=2000" (config
 # overrides added to every run; the CUDA tests skip there).
 # Runs are kept under runs/ (kept between calls while the machine stays warm), so calling again
-# with the same stages resumes them; the small files (never weights) are packed into OUT_DIR.
+# with the same stages resumes them; the small files (never weights) are packed into OUT_DIR, at
+# most 7 files (the device tool brings back 8: the caller's own log is the eighth).
+# Each foreground stage ends 40 s before the deadline at the latest (max: $MAX_RESERVE_S).
 set -u
 out=$1; deadline=$2; shift 2
 stages=${*:-tests fast max reproduce}
@@ -25,11 +27,13 @@ done
 export PYTHONPATH=$PWD/src FASHIONLAB_CACHE=/tmp/fl-cache PYTHONUNBUFFERED=1
 py=python3
 device=${DEVICE:-cuda}
-sets=(${SETS:-})
+read -ra sets <<< "${SETS:-}"
+set_flags=()
+for s in "${sets[@]}"; do set_flags+=("--set=$s"); done
 mkdir -p runs
 $py -m pip install --no-deps -q .gpu/wheels/*.whl 2>&1 | tail -1
-nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv | tee "$out/gpu.txt"
-$py - <<'PY' | tee -a "$out/gpu.txt"
+[ "$device" = cuda ] && nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv | tee "$out/gpu.txt"
+[ "$device" = cuda ] && $py - <<'PY' | tee -a "$out/gpu.txt"
 import torch, time
 print("torch", torch.__version__, torch.cuda.get_device_name(), "cpus", __import__("os").cpu_count())
 for dtype in (torch.float32, torch.bfloat16):
@@ -41,22 +45,28 @@ for dtype in (torch.float32, torch.bfloat16):
     print(f"GEMM {dtype}: {10 * 2 * 8192**3 / (time.perf_counter() - t) / 1e12:.0f} TFLOP/s")
 PY
 left() { echo $(( deadline - $(date +%s) )); }
+# A stage's time limit: at most $1 seconds, and done $2 (default 40) seconds before the deadline, so the
+# background jobs are stopped and the files packed in time. 0 when there is no time left for it.
+limit() { local t=$(( $(left) - ${2:-40} )); [ "$t" -gt "$1" ] && t=$1; [ "$t" -gt 0 ] && echo "$t" || echo 0; }
 background=()
 for stage in $stages; do
 case $stage in
 tests)
-  echo "== CUDA tests ($(left) s left)"
-  timeout 300 $py -m pytest tests/test_cuda.py -v -s -p no:cacheprovider -W ignore 2>&1 ;;
+  t=$(limit 300); echo "== CUDA tests ($(left) s left, at most $t s)"
+  [ "$t" -gt 0 ] && timeout "$t" $py -m pytest tests/test_cuda.py -v -s -p no:cacheprovider -W ignore 2>&1 \
+      | tee "$out/cuda-tests.txt" ;;
 fast)
-  echo "== fast: time to accuracy ($(left) s left)"
-  timeout 150 $py benchmarks/time_to_accuracy.py fast --seeds 0 1 2 --target 0.94 --budget 60 --device $device \
-      --reference-steps 0 ${sets[@]/#/--set=} --json "$out/time-to-accuracy-fast-cuda.json" 2>&1 | grep -v Warning ;;
+  t=$(limit 150); echo "== fast: time to accuracy ($(left) s left, at most $t s)"
+  [ "$t" -gt 0 ] && timeout "$t" $py benchmarks/time_to_accuracy.py fast --seeds 0 1 2 --target 0.94 --budget 60 \
+      --device "$device" --reference-steps 0 "${set_flags[@]}" --json "$out/time-to-accuracy-fast-$device.json" 2>&1 \
+      | grep -v Warning ;;
 max)
-  echo "== max: time to accuracy, seed 0 ($(left) s left)"
-  timeout -s INT -k 15 $(( $(left) - ${MAX_RESERVE_S:-20} )) $py benchmarks/time_to_accuracy.py max --seeds 0 \
-      --target 0.96 --budget 7200 --device $device --reference-steps 0 --keep runs/max-cuda ${sets[@]/#/--set=} \
-      --json runs/time-to-accuracy-max-cuda.json 2>&1 | grep -v Warning
-  cp runs/time-to-accuracy-max-cuda.json "$out/" 2>/dev/null ;;
+  t=$(limit 100000 "${MAX_RESERVE_S:-20}"); echo "== max: time to accuracy, seed 0 ($(left) s left, at most $t s)"
+  rm -f runs/time-to-accuracy-max.json  # only this call's result is copied back
+  [ "$t" -gt 0 ] && timeout -s INT -k 15 "$t" $py benchmarks/time_to_accuracy.py max --seeds 0 --target 0.96 \
+      --budget 7200 --device "$device" --reference-steps 0 --keep runs/max-cuda "${set_flags[@]}" \
+      --json runs/time-to-accuracy-max.json 2>&1 | grep -v Warning
+  cp runs/time-to-accuracy-max.json "$out/time-to-accuracy-max-$device.json" 2>/dev/null ;;
 muon-max)
   echo "== muon-max: validation pairs in the background ($(left) s left)"
   setsid $py benchmarks/recipe_ablation.py max --seeds 0 1 --jobs 2 --threads 4 --keep runs/muon-max \
@@ -65,17 +75,21 @@ muon-max)
   background+=($!) ;;
 reproduce)
   echo "== reproduce, full length, 6 jobs ($(left) s left)"
-  setsid $py -m fashionlab reproduce --out runs/gpu-full-length --device cuda --jobs 6 --quiet > "$out/reproduce.txt" 2>&1 &
+  setsid $py -m fashionlab reproduce --out runs/gpu-full-length --device "$device" --jobs 6 --quiet "${set_flags[@]}" \
+      > "$out/reproduce.txt" 2>&1 &
   background+=($!) ;;
 esac
 done
-for pid in "${background[@]}"; do
-  while kill -0 $pid 2>/dev/null && [ "$(left)" -gt 25 ]; do sleep 2; done
-  if kill -0 $pid 2>/dev/null; then echo "deadline: interrupting $pid"; kill -INT -- -$pid; sleep 10; kill -KILL -- -$pid 2>/dev/null; fi
-  wait $pid; echo "background job $pid exit $?"
-done
-[ -f runs/muon-max.txt ] && cp runs/muon-max.txt "$out/" && grep -v Warning runs/muon-max.txt | tail -8
-[ -f runs/muon-max.jsonl ] && cp runs/muon-max.jsonl "$out/"
-# The runs' small files (never weights or checkpoints), for docs/results.
+running() { for pid in "${background[@]}"; do kill -0 "$pid" 2>/dev/null && return 0; done; return 1; }
+while [ ${#background[@]} -gt 0 ] && running && [ "$(left)" -gt 25 ]; do sleep 2; done
+if [ ${#background[@]} -gt 0 ] && running; then  # all at once: each gets the same time to checkpoint
+  echo "deadline: interrupting the background jobs"
+  for pid in "${background[@]}"; do kill -INT -- -"$pid" 2>/dev/null; done
+  sleep 10
+  for pid in "${background[@]}"; do kill -KILL -- -"$pid" 2>/dev/null; done
+fi
+for pid in "${background[@]}"; do wait "$pid"; echo "background job $pid exit $?"; done
+[ -f runs/muon-max.txt ] && grep -v Warning runs/muon-max.txt | tail -8
+# The runs' small files (never weights or checkpoints), for docs/results; runs/muon-max.jsonl and .txt too.
 tar czf "$out/runs-small-files.tgz" --exclude='*.pt' --exclude='*.png' runs 2>/dev/null
 ls -la "$out"
