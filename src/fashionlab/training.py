@@ -546,8 +546,8 @@ def _set_up(run: RunDir, config: ExperimentConfig, data_dir, fresh: bool = True)
         # The training step only: validation and the final test score run the plain model, the code
         # `evaluate` runs, so that scoring a run again gives its numbers to the last bit (a compiled bf16
         # forward differs in its last bits: `evaluate` disagreed with compiled `fast` and cnn-2 runs on
-        # the CPU). On this project's 2-core CPU compiling made CNN-2's steps slower (21.8 ms against
-        # 18.3 ms): CUDA only by default.
+        # the CPU). On this project's 2-core CPU compiling made CNN-2's steps slower (bf16: 26.7 ms against
+        # 24.5 ms, README "Speed"): CUDA only by default.
         forward = torch.compile(model)
     optimizer = make_optimizer(config, parameter_groups(config, model))
     shuffle_gen = torch.Generator().manual_seed(config.seed)
