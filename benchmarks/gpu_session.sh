@@ -5,9 +5,12 @@
 #   fast       the fast preset's time to accuracy, seeds 0-2, alone on the GPU;
 #   max        the max preset's time to accuracy, seed 0, alone on the GPU (70 epochs); it stops
 #              $MAX_RESERVE_S seconds (default 20) before the deadline and resumes in a later call;
-#   muon-max   max with Muon on the filters against max's SGD, validation split 0.1, seeds 0 and 1,
-#              two runs at once, started in the background (later stages run beside it: their
-#              times are then shared) and stopped at the deadline; resumes in a later call;
+#   ablation   a validation study (recipe_ablation.py, split 0.1) of $ABLATION_PRESET (default max),
+#              variants $ABLATION_VARIANTS (';'-separated "TAG KEY=VALUE ..."; default: SGD against
+#              Muon 0.05, session 12's `muon-max` stage), seeds $ABLATION_SEEDS (default "0 1"),
+#              $ABLATION_JOBS runs at once (default 2), started in the background (later stages run
+#              beside it: their times are then shared) and stopped at the deadline; resumes in a
+#              later call with the same settings;
 #   reproduce  the paper's full-length reproduction with six jobs side by side, until the deadline.
 # Usage on the GPU machine, from the repository root, with the dataset in $FASHIONLAB_DATA:
 #   bash benchmarks/gpu_session.sh OUT_DIR DEADLINE_EPOCH_SECONDS [STAGE ...]
@@ -21,8 +24,8 @@ set -u
 out=$1; deadline=$2; shift 2
 stages=${*:-tests fast max reproduce}
 for stage in $stages; do
-  case $stage in tests|fast|max|muon-max|reproduce) ;;
-    *) echo "unknown stage $stage (tests, fast, max, muon-max, reproduce)"; exit 2 ;; esac
+  case $stage in tests|fast|max|ablation|reproduce) ;;
+    *) echo "unknown stage $stage (tests, fast, max, ablation, reproduce)"; exit 2 ;; esac
 done
 export PYTHONPATH=$PWD/src FASHIONLAB_CACHE=/tmp/fl-cache PYTHONUNBUFFERED=1
 py=python3
@@ -67,11 +70,16 @@ max)
       --budget 7200 --device "$device" --reference-steps 0 --keep runs/max-cuda "${set_flags[@]}" \
       --json runs/time-to-accuracy-max.json 2>&1 | grep -v Warning
   cp runs/time-to-accuracy-max.json "$out/time-to-accuracy-max-$device.json" 2>/dev/null ;;
-muon-max)
-  echo "== muon-max: validation pairs in the background ($(left) s left)"
-  setsid $py benchmarks/recipe_ablation.py max --seeds 0 1 --jobs 2 --threads 4 --keep runs/muon-max \
-      --out runs/muon-max.jsonl --variant "base device=$device ${sets[*]}" \
-      --variant "muon0.05 device=$device optimizer=muon muon_lr=0.05 ${sets[*]}" >> runs/muon-max.txt 2>&1 &
+ablation)
+  preset=${ABLATION_PRESET:-max}
+  IFS=';' read -ra variants <<< "${ABLATION_VARIANTS:-base;muon0.05 optimizer=muon muon_lr=0.05}"
+  variant_flags=()
+  for v in "${variants[@]}"; do variant_flags+=(--variant "$v device=$device ${sets[*]}"); done
+  echo "== ablation of $preset: ${#variants[@]} variants in the background ($(left) s left)"
+  read -ra seeds <<< "${ABLATION_SEEDS:-0 1}"
+  setsid $py benchmarks/recipe_ablation.py "$preset" --seeds "${seeds[@]}" --jobs "${ABLATION_JOBS:-2}" --threads 4 \
+      --keep "runs/ablation-$preset" --out "runs/ablation-$preset.jsonl" "${variant_flags[@]}" \
+      >> "runs/ablation-$preset.txt" 2>&1 &
   background+=($!) ;;
 reproduce)
   echo "== reproduce, full length, 6 jobs ($(left) s left)"
@@ -89,7 +97,7 @@ if [ ${#background[@]} -gt 0 ] && running; then  # all at once: each gets the sa
   for pid in "${background[@]}"; do kill -KILL -- -"$pid" 2>/dev/null; done
 fi
 for pid in "${background[@]}"; do wait "$pid"; echo "background job $pid exit $?"; done
-[ -f runs/muon-max.txt ] && grep -v Warning runs/muon-max.txt | tail -8
-# The runs' small files (never weights or checkpoints), for docs/results; runs/muon-max.jsonl and .txt too.
+for log in runs/ablation-*.txt; do [ -f "$log" ] && grep -v Warning "$log" | tail -8; done
+# The runs' small files (never weights or checkpoints), for docs/results; the ablations' .jsonl and .txt too.
 tar czf "$out/runs-small-files.tgz" --exclude='*.pt' --exclude='*.png' runs 2>/dev/null
 ls -la "$out"
