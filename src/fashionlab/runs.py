@@ -106,7 +106,7 @@ def refuse_run_file_as_output(out: str | os.PathLike, flag: str) -> None:
     (a report or export written beside them is fine: its name is not one of theirs)."""
     out = Path(out)
     folder = RunDir(out.parent)
-    if out.name in RunDir.OWN_FILES and (folder.config.is_file() or folder.trial.is_file()):
+    if out.name in RunDir.OWN_FILES and folder.is_marked_as_run:
         raise UserError(f"{flag} {out} is the run {out.parent}'s own {out.name}; writing there would destroy that "
                         "run. Give another file name.")
 
@@ -145,10 +145,15 @@ class RunDir:
         return self.metrics.is_file() and self.weights.is_file()
 
     @property
+    def is_marked_as_run(self) -> bool:
+        """A run writes config.toml (a sweep trial trial.json) first: either marks the folder as a run's."""
+        return self.config.is_file() or self.trial.is_file()
+
+    @property
     def files_not_from_a_run(self) -> list[str]:
         """Names of a run's files present in a folder that is no run (no config.toml nor trial.json): a user's
         own summary.txt or predictions.csv, which training there would overwrite."""
-        if self.config.is_file() or self.trial.is_file():
+        if self.is_marked_as_run:
             return []
         return [name for name in self.OWN_FILES if (self.path / name).exists()]
 

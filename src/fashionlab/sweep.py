@@ -499,7 +499,7 @@ def read_folder(folder) -> dict:
     except FileNotFoundError:
         raise UserError(f"{folder}: not a sweep folder (no {SWEEP_FILE}).") from None
     except (ValueError, RecursionError) as exc:
-        raise UserError(f"{path}: damaged ({exc or 'nested too deeply'}); remove it or use another --out.") from None
+        raise UserError(f"{path}: damaged ({exc}); remove it or use another --out.") from None
     if not (isinstance(record, dict) and isinstance(record.get("study"), str) and isinstance(record.get("spec"), dict)
             and isinstance(record.get("storage"), (str, type(None)))):
         raise UserError(f"{path}: damaged (not a sweep record of study, storage and spec); "
