@@ -167,3 +167,13 @@ def test_show_draws_each_input_beside_its_probabilities(small_run, tmp_path, cap
     assert 0.45 < height / width < 0.85  # two rows of 9 x 2.9 inches: one row is 0.32, three 0.97
     err = one_line_exit_2(["predict", str(small_run), str(item), "--show", str(tmp_path)], capsys)
     assert "--show" in err and "is a directory" in err
+
+
+def test_show_with_a_loop_of_links_among_the_images_names_it_and_draws_the_rest(small_run, tmp_path, capsys):
+    item, loop, out = tmp_path / "item.png", tmp_path / "loop", tmp_path / "shown.png"
+    Image.fromarray(item_image()).save(item)
+    loop.symlink_to(loop)
+    assert main(["predict", str(small_run), str(loop), str(item), "--show", str(out)]) == 2
+    captured = capsys.readouterr()
+    assert "loop of links" in captured.err and "Traceback" not in captured.err
+    assert f"wrote {out}" in captured.out and out.exists()

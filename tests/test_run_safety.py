@@ -215,6 +215,13 @@ def test_report_names_a_run_given_twice(finished, tmp_path, capsys):
     assert "given twice" in err and not (tmp_path / "r.html").exists()
 
 
+def test_report_names_a_symlink_loop_in_one_line(finished, tmp_path, capsys):
+    loop = tmp_path / "loop"
+    loop.symlink_to(loop)
+    err = one_line_exit_2(["report", str(finished), str(loop), "--out", str(tmp_path / "r.html")], capsys)
+    assert f"{loop} is a symbolic link that leads back to itself" in err and not (tmp_path / "r.html").exists()
+
+
 # ---------------------------------------------------------------- ensembles
 
 
@@ -226,6 +233,9 @@ def test_ensemble_never_writes_over_a_run_and_counts_each_member_once(finished, 
     assert "given twice" in err
     err = one_line_exit_2(["ensemble", str(a), str(b), "--out", str(a), "--data-dir", str(data)], capsys)
     assert "one of the members" in err
+    (tmp_path / "loop").symlink_to(tmp_path / "loop")
+    err = one_line_exit_2(["ensemble", str(a), str(b), "--out", str(tmp_path / "loop"), "--data-dir", str(data)], capsys)
+    assert "loop" in err and "in the way" in err
     (tmp_path / "busy").mkdir()
     (tmp_path / "busy" / "notes.txt").write_text("mine")
     err = one_line_exit_2(["ensemble", str(a), str(b), "--out", str(tmp_path / "busy"), "--data-dir", str(data)], capsys)

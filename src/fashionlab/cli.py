@@ -286,7 +286,7 @@ def cmd_evaluate(args) -> int:
 
 
 def cmd_predict(args) -> int:
-    from pathlib import Path
+    import os
 
     from .fileio import check_output_file
     from .predict import predict_images
@@ -295,7 +295,8 @@ def cmd_predict(args) -> int:
     if args.show:
         check_output_file(args.show, "--show", "predictions.png")
         refuse_run_file_as_output(args.show, "--show")
-        if any(Path(image).resolve() == Path(args.show).resolve() for image in args.images):
+        # realpath, not Path.resolve(): an image that is a loop of links is reported per image below, not raised here
+        if any(os.path.realpath(image) == os.path.realpath(args.show) for image in args.images):
             raise UserError(f"--show {args.show} is one of the images to predict; writing the figure there would "
                             "replace it. Give another file name.")
     results = predict_images(args.run_dir, args.images, top_k=args.top, device=args.device)

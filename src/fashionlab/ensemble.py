@@ -7,6 +7,7 @@ were tested on the same files (by md5), averages, and writes a run directory lik
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -35,7 +36,7 @@ def ensemble(run_dirs, out, data_dir=None) -> dict:
         raise UserError("an ensemble needs at least two run directories.")
     seen = refuse_repeated_runs(run_dirs, "each member of an ensemble counts once")
     target = RunDir(out)
-    if target.path.resolve() in seen:
+    if Path(os.path.realpath(target.path)) in seen:  # realpath: a loop of links at --out is refused where it is created
         raise UserError(f"--out {out} is one of the members; write the ensemble to a new folder.")
     if target.holds_files:
         raise UserError(f"--out {out} already holds files (a run?); write the ensemble to a new folder.")

@@ -94,7 +94,10 @@ def refuse_repeated_runs(run_dirs, why: str) -> dict[Path, str]:
     resolved paths, each mapped to the spelling given."""
     seen: dict[Path, str] = {}
     for path in run_dirs:
-        key = Path(path).resolve()
+        try:
+            key = Path(path).resolve()
+        except (RuntimeError, OSError):  # a symbolic-link loop: RuntimeError before Python 3.13, OSError since
+            raise UserError(f"{path} is a symbolic link that leads back to itself; give the run folder's own path.") from None
         if key in seen:
             raise UserError(f"{path} is given twice (as {seen[key]}); {why}.")
         seen[key] = str(path)
