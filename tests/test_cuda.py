@@ -33,7 +33,10 @@ def _history(result):
     return [{k: v for k, v in row.items() if k != "seconds"} for row in result.history]
 
 
-@pytest.mark.parametrize("name, extra", [("ann-1", {}), ("cnn-2", {}), ("fast", {}), ("fast", {"optimizer": "muon"})])
+# cnn-2 eager before cnn-2 compiled: session 12 saw the compiled case run past its time limit, so a
+# GPU session first learns whether the eager path alone passes (the log then shows which is slow).
+@pytest.mark.parametrize("name, extra", [("ann-1", {}), ("cnn-2", {"compile": "off"}), ("cnn-2", {}), ("fast", {}),
+                                         ("fast", {"optimizer": "muon"})])
 def test_cuda_run_is_bf16_compiled_and_scores_again_the_same(name, extra, synthetic_dir, tmp_path):
     # Batches of 32 for all: `fast`'s 256 is a single step per epoch on the 240 synthetic images.
     config = load_config(name, {"epochs": 3, "batch_size": 32, "device": "cuda", **extra})
