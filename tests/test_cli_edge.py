@@ -1,5 +1,7 @@
 """Bad flags and output paths: one line, exit code 2, nothing written."""
 
+import os
+
 import pytest
 
 from fashionlab.cli import main
@@ -88,3 +90,12 @@ def test_usage_errors_are_one_line_too(capsys, argv, words):
         main(argv)
     err = capsys.readouterr().err
     assert exit_.value.code == 2 and len(err.strip().splitlines()) == 1 and words in err, err
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs Linux's /proc, where no file can be created")
+def test_a_failed_atomic_write_names_the_file_asked_for_not_its_temporary_sibling():
+    from fashionlab.fileio import atomic_write_text
+
+    with pytest.raises(OSError) as caught:
+        atomic_write_text("/proc/fashionlab-test.txt", "x")
+    assert caught.value.filename == "/proc/fashionlab-test.txt"

@@ -8,6 +8,8 @@ from fashionlab.cli import main
 from fashionlab.experiment import load_config
 from fashionlab.training import train
 
+from conftest import one_line_exit_2
+
 pytestmark = pytest.mark.filterwarnings("ignore:.*unknown.*:UserWarning")
 onnxruntime = pytest.importorskip("onnxruntime", reason="ONNX export needs the `export` extra (onnx, onnxruntime)")
 
@@ -84,8 +86,12 @@ def test_export_refuses_bad_targets(runs, tmp_path, capsys):
     assert main(["export", str(run_dirs["cnn-2"]), "--out", str(tmp_path), "--data-dir", str(data)]) == 2  # a folder
     err = capsys.readouterr().err
     assert "not a complete run directory" in err or "no such run" in err
-    assert "is a folder" in err
+    assert "is a directory" in err
     assert not list(tmp_path.glob("*.onnx"))
+    # A folder where no file can be created: named before any work, by the path given, not a temporary file's.
+    err = one_line_exit_2(["export", str(run_dirs["cnn-2"]), "--out", "/proc/model.onnx", "--data-dir", str(data)],
+                          capsys)
+    assert err.startswith("fashionlab: error: --out /proc/model.onnx: cannot create files in /proc"), err
 
 
 def test_onnx_export_agrees_on_the_full_real_test_set(real_data, tmp_path, capsys):

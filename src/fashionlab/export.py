@@ -138,17 +138,16 @@ def export_run(run_dir, fmt: str = "onnx", out=None, data_dir=None) -> ExportRes
             raise UserError("ONNX export needs onnx and onnxruntime: pip install 'fashionlab[export]'.") from None
     from .data import load_dataset
     from .evaluation import load_run_model, to_input
-    from .fileio import atomic_write_bytes
+    from .fileio import atomic_write_bytes, check_output_file
     from .runs import RunDir
 
     run_dir = Path(run_dir)
     loaded = load_run_model(run_dir, device="cpu")
+    out = Path(out) if out else run_dir / f"model{SUFFIX[fmt]}"
+    check_output_file(out, "--out", f"model{SUFFIX[fmt]}")  # before the test set is scored twice
     run = RunDir(run_dir)
     metrics = run.read_metrics() if run.metrics.is_file() else {}
     dataset = load_dataset(loaded.config.release, data_dir)
-    out = Path(out) if out else run_dir / f"model{SUFFIX[fmt]}"
-    if out.is_dir():
-        raise UserError(f"--out {out} is a folder; name the file to write, e.g. {out / ('model' + SUFFIX[fmt])}.")
 
     # Export the fp32, contiguous-format model: the graph must not depend on this machine's settings.
     module = ProbabilityModel(loaded.model.float().to(memory_format=torch.contiguous_format), loaded.config.tta_flip,

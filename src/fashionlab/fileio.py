@@ -110,6 +110,9 @@ def atomic_open(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
         failure = write_failure(path, exc) if isinstance(exc, OSError) else None
         if failure is not None:
             raise failure from None
+        if isinstance(exc, OSError) and exc.filename is not None and Path(exc.filename).parent == path.parent \
+                and Path(exc.filename).name.startswith(f".{path.name}."):
+            exc.filename = str(path)  # the user named `path`; its temporary sibling means nothing to them
         raise
 
 
