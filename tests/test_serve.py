@@ -1,4 +1,5 @@
 import io
+import logging
 import os
 import shutil
 import socket
@@ -157,6 +158,13 @@ def test_hostile_uploads_get_4xx_json(client):
     assert client.post("/predict?top=0", files={"file": ("x.png", png_bytes(item()), "image/png")}).status_code == 422
     assert client.post("/predict?top=abc", files={"file": ("x.png", png_bytes(item()), "image/png")}).status_code == 422
     assert client.post("/predict", files={"file": ("x.png", png_bytes(item()), "image/png")}).status_code == 200
+
+
+def test_a_malformed_multipart_body_is_a_400_and_no_stray_log_line(client, caplog):
+    caplog.set_level(logging.DEBUG)  # what a log at any level would show
+    r = client.post("/predict", content=b"garbage", headers={"content-type": "multipart/form-data; boundary=xx"})
+    assert r.status_code == 400 and "could not read the form data" in r.json()["error"]
+    assert not [rec.getMessage() for rec in caplog.records if rec.name.startswith("python_multipart")]
 
 
 def test_a_streamed_body_over_the_limit_is_cut_off(client):

@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import logging
 import threading
 from importlib import resources
 from pathlib import Path
@@ -99,6 +100,9 @@ def create_app(run_dir, max_upload_mb: float = 5.0, max_pixels: int = 25_000_000
     card = classifier.model_card()
     page = resources.files("fashionlab.serve").joinpath("page.html").read_text(encoding="utf-8")
     lock = threading.Lock()  # one forward pass at a time: the model is shared, the CPU cores too
+    # python-multipart logs each parse error it then raises; the client gets that error as a 400, so the
+    # server's log would only gain a stray line without a request to place it ("Expected boundary character").
+    logging.getLogger("python_multipart").setLevel(logging.ERROR)
 
     def probabilities(images: np.ndarray) -> np.ndarray:
         with lock:
