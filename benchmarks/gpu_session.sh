@@ -56,9 +56,9 @@ for stage in $stages; do
 case $stage in
 tests)
   t=$(limit 300); echo "== CUDA tests ($(left) s left, at most $t s)"
-  # recompiles: session 12's compiled cnn-2 case ran past its limit; --durations: how long each case took
+  # recompiles: session 12's compiled cnn-2 case ran past its limit (the tests print each case's time themselves)
   [ "$t" -gt 0 ] && TORCH_LOGS=recompiles timeout "$t" $py -m pytest tests/test_cuda.py -v -s -p no:cacheprovider \
-      -W ignore --durations=0 -o console_output_style=times 2>&1 \
+      -W ignore 2>&1 \
       | tee "$out/cuda-tests.txt" ;;
 fast)
   t=$(limit 150); echo "== fast: time to accuracy ($(left) s left, at most $t s)"

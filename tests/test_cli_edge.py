@@ -92,10 +92,11 @@ def test_usage_errors_are_one_line_too(capsys, argv, words):
     assert exit_.value.code == 2 and len(err.strip().splitlines()) == 1 and words in err, err
 
 
-@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs Linux's /proc, where no file can be created")
-def test_a_failed_atomic_write_names_the_file_asked_for_not_its_temporary_sibling():
+def test_a_failed_atomic_write_names_the_file_asked_for_not_its_temporary_sibling(tmp_path):
     from fashionlab.fileio import atomic_write_text
 
+    (tmp_path / "folder").mkdir()  # the final rename onto a folder fails (EISDIR), naming the temporary file
     with pytest.raises(OSError) as caught:
-        atomic_write_text("/proc/fashionlab-test.txt", "x")
-    assert caught.value.filename == "/proc/fashionlab-test.txt"
+        atomic_write_text(tmp_path / "folder", "x")
+    assert caught.value.filename == str(tmp_path / "folder") and caught.value.filename2 is None
+    assert os.listdir(tmp_path) == ["folder"]  # the temporary file is gone

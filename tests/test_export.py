@@ -88,10 +88,11 @@ def test_export_refuses_bad_targets(runs, tmp_path, capsys):
     assert "not a complete run directory" in err or "no such run" in err
     assert "is a directory" in err
     assert not list(tmp_path.glob("*.onnx"))
-    # A folder where no file can be created: named before any work, by the path given, not a temporary file's.
-    err = one_line_exit_2(["export", str(run_dirs["cnn-2"]), "--out", "/proc/model.onnx", "--data-dir", str(data)],
-                          capsys)
-    assert err.startswith("fashionlab: error: --out /proc/model.onnx: cannot create files in /proc"), err
+    # A path no file can be written at: named by the path given (not a temporary file's), before any work.
+    (tmp_path / "notes.txt").write_text("a file, not a folder")
+    bad = tmp_path / "notes.txt" / "model.onnx"
+    err = one_line_exit_2(["export", str(run_dirs["cnn-2"]), "--out", str(bad), "--data-dir", str(data)], capsys)
+    assert err.startswith(f"fashionlab: error: --out {bad}: {tmp_path / 'notes.txt'} is a file, not a folder"), err
 
 
 def test_onnx_export_agrees_on_the_full_real_test_set(real_data, tmp_path, capsys):

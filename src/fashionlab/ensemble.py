@@ -7,7 +7,6 @@ were tested on the same files (by md5), averages, and writes a run directory lik
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +14,7 @@ import numpy as np
 from .data.releases import TEST_FILES
 from .errors import UserError
 from .evaluation import probability_metrics
+from .fileio import entry_kind
 from .runs import RunDir, environment_record, load_run, refuse_repeated_runs, write_scored_run
 
 
@@ -36,7 +36,10 @@ def ensemble(run_dirs, out, data_dir=None) -> dict:
         raise UserError("an ensemble needs at least two run directories.")
     seen = refuse_repeated_runs(run_dirs, "each member of an ensemble counts once")
     target = RunDir(out)
-    if Path(os.path.realpath(target.path)) in seen:  # realpath: a loop of links at --out is refused where it is created
+    kind = entry_kind(out)
+    if kind not in (None, "a directory"):
+        raise UserError(f"--out {out} is {kind}; write the ensemble to a new folder.")
+    if target.path.resolve() in seen:
         raise UserError(f"--out {out} is one of the members; write the ensemble to a new folder.")
     if target.holds_files:
         raise UserError(f"--out {out} already holds files (a run?); write the ensemble to a new folder.")

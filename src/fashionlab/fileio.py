@@ -112,7 +112,7 @@ def atomic_open(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
             raise failure from None
         if isinstance(exc, OSError) and exc.filename is not None and Path(exc.filename).parent == path.parent \
                 and Path(exc.filename).name.startswith(f".{path.name}."):
-            exc.filename = str(path)  # the user named `path`; its temporary sibling means nothing to them
+            exc.filename, exc.filename2 = str(path), None  # the user named `path`; its temporary sibling means nothing to them
         raise
 
 
@@ -128,6 +128,9 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
 
 def atomic_write_json(path: str | os.PathLike, obj) -> None:
     atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")
+
+
+LINK_LOOP = "a symbolic link that cannot be followed (a loop of links)"
 
 
 def entry_kind(path: str | os.PathLike) -> str | None:
@@ -146,7 +149,7 @@ def entry_kind(path: str | os.PathLike) -> str | None:
         return "in a folder that cannot be searched (permission denied)"
     except OSError as exc:
         if exc.errno == errno.ELOOP:  # a link to itself, or a cycle of links
-            return "a symbolic link that cannot be followed (a loop of links)"
+            return LINK_LOOP
         if exc.errno == errno.ENAMETOOLONG:
             return "a path too long for the system"
         return None  # ENOTDIR: a file stands where a folder on the way belongs; nothing is at `path`

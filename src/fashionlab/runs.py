@@ -40,8 +40,8 @@ from pathlib import Path
 import numpy as np
 
 from .errors import ConfigError, UserError
-from .fileio import (atomic_write_bytes, atomic_write_json, atomic_write_text, missing_folders, remove_empty_folders,
-                     write_failure)
+from .fileio import (LINK_LOOP, atomic_write_bytes, atomic_write_json, atomic_write_text, entry_kind, missing_folders,
+                     remove_empty_folders, write_failure)
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -82,8 +82,6 @@ class Scored:
 
 def refuse_non_file(path: Path, belongs: str) -> None:
     """UserError when something other than a file (a folder, a FIFO, ...) sits at `path`, where `belongs` will be written."""
-    from .fileio import entry_kind
-
     kind = entry_kind(path)
     if kind not in (None, "a file"):
         raise UserError(f"{path} is {kind} where {belongs} belongs; move it or choose another --out.")
@@ -94,10 +92,10 @@ def refuse_repeated_runs(run_dirs, why: str) -> dict[Path, str]:
     resolved paths, each mapped to the spelling given."""
     seen: dict[Path, str] = {}
     for path in run_dirs:
-        try:
-            key = Path(path).resolve()
-        except (RuntimeError, OSError):  # a symbolic-link loop: RuntimeError before Python 3.13, OSError since
-            raise UserError(f"{path} is a symbolic link that leads back to itself; give the run folder's own path.") from None
+        # Asked before resolve(), which raises RuntimeError on a loop before Python 3.13 and returns a path since.
+        if entry_kind(path) == LINK_LOOP:
+            raise UserError(f"{path} is {LINK_LOOP}; give the run folder's own path.")
+        key = Path(path).resolve()
         if key in seen:
             raise UserError(f"{path} is given twice (as {seen[key]}); {why}.")
         seen[key] = str(path)
@@ -394,8 +392,6 @@ class RunDir:
     def load_state(self, path: Path):
         """Load with weights_only=True: opening a model file never runs code from it."""
         import torch
-
-        from .fileio import entry_kind
 
         what = entry_kind(path)
         if what is None:

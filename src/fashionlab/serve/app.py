@@ -37,6 +37,12 @@ IMAGE_TYPES = {"image/png", "image/jpeg", "image/webp"}
 MAX_BATCH = 1024
 MAX_FILES = 32
 
+# python-multipart logs each parse error it then raises; the client gets that error as a 400, so the
+# server's log would only gain a stray line without a request to place it ("Expected boundary character").
+# Its module is `python_multipart` since 0.0.13 and `multipart` before.
+for _name in ("python_multipart", "multipart"):
+    logging.getLogger(_name).setLevel(logging.ERROR)
+
 
 class TooLarge(Exception):
     """The request body passed the upload limit while streaming in."""
@@ -100,9 +106,6 @@ def create_app(run_dir, max_upload_mb: float = 5.0, max_pixels: int = 25_000_000
     card = classifier.model_card()
     page = resources.files("fashionlab.serve").joinpath("page.html").read_text(encoding="utf-8")
     lock = threading.Lock()  # one forward pass at a time: the model is shared, the CPU cores too
-    # python-multipart logs each parse error it then raises; the client gets that error as a 400, so the
-    # server's log would only gain a stray line without a request to place it ("Expected boundary character").
-    logging.getLogger("python_multipart").setLevel(logging.ERROR)
 
     def probabilities(images: np.ndarray) -> np.ndarray:
         with lock:
