@@ -154,6 +154,13 @@ def test_a_bad_spec_is_refused_before_anything_runs(body, words, tmp_path, capsy
     assert not (tmp_path / "out").exists()  # refused before any folder, study or trial
 
 
+def test_a_spec_that_is_a_loop_of_links_is_one_line(tmp_path, capsys):
+    (tmp_path / "loop.toml").symlink_to(tmp_path / "loop.toml")
+    err = one_line_exit_2(["sweep", str(tmp_path / "loop.toml"), "--out", str(tmp_path / "out")], capsys)
+    assert "loop.toml is a symbolic link that cannot be followed (a loop of links)" in err
+    assert not (tmp_path / "out").exists()
+
+
 @pytest.mark.parametrize("url, words", [
     ("not a url", ["--storage 'not a url' is not a database URL"]),
     ("postgresql://nobody:secret@127.0.0.1:1/none", ["cannot open the database", "postgresql://nobody@127.0.0.1:1/none"]),

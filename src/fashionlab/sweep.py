@@ -186,8 +186,8 @@ def load_spec(name_or_path: str, overrides: dict | None = None, trials: int | No
         source, folder = f"sweep {name_or_path}", None
         text = resources.files("fashionlab.sweeps").joinpath(f"{name_or_path}.toml").read_text(encoding="utf-8")
     elif path.suffix == ".toml" or path.exists():
+        text = read_config_text(path)  # first: it names a missing file or a loop of links in one line
         source, folder = str(path), path.resolve().parent
-        text = read_config_text(path)
     else:
         raise ConfigError(f"{name_or_path!r} is neither a shipped sweep nor a TOML file."
                           f"{did_you_mean(name_or_path, shipped_spec_names())} Shipped: {', '.join(shipped_spec_names())}.")
