@@ -470,11 +470,15 @@ def test_training_never_overwrites_a_users_files_that_share_a_run_files_name(dat
     assert (out / "summary.txt").read_text() == "my notes"
 
 
-def test_weights_with_nan_are_refused_by_predict_export_and_serve(finished, data, tmp_path, capsys, monkeypatch):
+@pytest.fixture
+def serve_never_listens(monkeypatch):
+    """Were a check before `serve` to regress, it would listen for ever: fail instead."""
     import uvicorn
 
-    # Were the check to regress, `serve` would listen for ever: fail instead.
     monkeypatch.setattr(uvicorn.Server, "run", lambda self, sockets=None: pytest.fail("serve started listening"))
+
+
+def test_weights_with_nan_are_refused_by_predict_export_and_serve(finished, data, tmp_path, capsys, serve_never_listens):
     from PIL import Image
 
     run = _copy(finished, tmp_path / "run")
@@ -491,11 +495,8 @@ def test_weights_with_nan_are_refused_by_predict_export_and_serve(finished, data
     assert not (tmp_path / "m.pt").exists()
 
 
-def test_export_and_serve_refuse_a_damaged_metrics_json_they_would_publish(finished, data, tmp_path, capsys, monkeypatch):
-    import uvicorn
-
-    # Were the check to regress, `serve` would listen for ever: fail instead.
-    monkeypatch.setattr(uvicorn.Server, "run", lambda self, sockets=None: pytest.fail("serve started listening"))
+def test_export_and_serve_refuse_a_damaged_metrics_json_they_would_publish(finished, data, tmp_path, capsys,
+                                                                         serve_never_listens):
     run = _copy(finished, tmp_path / "run")
     metrics = json.loads((run / "metrics.json").read_text())
     (run / "metrics.json").write_text(json.dumps({**metrics, "test_accuracy": 7.5}))  # shown on /model, in the export
