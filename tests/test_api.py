@@ -11,7 +11,7 @@ from PIL import Image
 
 import fashionlab
 from fashionlab.errors import UserError
-from fashionlab.training import validation_split
+from fashionlab.data import validation_split
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*unknown.*:UserWarning")
 README = Path(__file__).resolve().parent.parent / "README.md"
@@ -58,7 +58,14 @@ def test_train_load_predict_and_evaluate(synthetic_dir, tmp_path):
         again.predict(np.zeros((2, 32, 32)))
 
     metrics = fashionlab.evaluate(again, data_dir=synthetic_dir, device="cpu")
-    assert metrics["agrees_with_saved"] and metrics["test_accuracy"] == run.metrics["test_accuracy"]
+    assert metrics["agrees_with_saved"] is True and metrics["test_accuracy"] == run.metrics["test_accuracy"]
+    held_out = fashionlab.evaluate(again, data_dir=synthetic_dir, device="cpu", split="validation")
+    assert held_out["agrees_with_saved"] is True and held_out["validation_count"] == 66  # 33% of 200
+    assert held_out["validation_accuracy"] == pytest.approx(run.history[-1]["val_accuracy"], abs=1e-6)
+    flipped = fashionlab.evaluate(again, data_dir=synthetic_dir, device="cpu", split="validation", tta_flip=True)
+    assert flipped["agrees_with_saved"] is None  # an override: nothing to agree with
+    (tmp_path / "run" / "metrics.json").unlink()
+    assert fashionlab.evaluate(again, data_dir=synthetic_dir, device="cpu")["agrees_with_saved"] is None
 
 
 def test_train_with_seeds_returns_the_summary(synthetic_dir, tmp_path):

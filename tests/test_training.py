@@ -133,6 +133,53 @@ def test_evaluate_agrees_with_training(synthetic_dir, tmp_path, capsys):
     assert main(["evaluate", str(result.run_dir), "--data-dir", str(synthetic_dir)]) == 1
 
 
+def test_evaluate_on_the_validation_split_agrees_with_history(synthetic_dir, tmp_path, capsys):
+    from conftest import one_line_exit_2
+
+    result = train(quick("cnn-3", epochs=2), tmp_path / "run", data_dir=synthetic_dir, progress=False, log=lambda s: None)
+    run, data = str(result.run_dir), ["--data-dir", str(synthetic_dir)]
+    metrics, disagreements = evaluate_run(run, data_dir=synthetic_dir, split="validation")
+    assert disagreements == []
+    assert metrics["validation_count"] == result.metrics["validation_count"] == 40  # 20% of train_limit 200
+    assert metrics["validation_accuracy"] == pytest.approx(result.history[-1]["val_accuracy"], abs=1e-6)
+    assert metrics["validation_loss"] == pytest.approx(result.history[-1]["val_loss"], abs=1e-6)
+    assert not any(key.startswith("test_") for key in metrics)
+    assert main(["evaluate", run, "--split", "validation", *data]) == 0
+    captured = capsys.readouterr()
+    assert "validation accuracy" in captured.out and "(40 images)" in captured.out
+    assert "agrees with the run's history.csv" in captured.err
+
+    # A shifted view is another prediction: the numbers move, and are not compared with the run's.
+    shifted, not_compared = evaluate_run(run, data_dir=synthetic_dir, split="validation", tta_shift=2)
+    assert not_compared is None and shifted["validation_loss"] != metrics["validation_loss"]
+    assert main(["evaluate", run, "--split", "validation", "--tta-shift", "2", *data]) == 0
+    assert "not compared with the run's history.csv: test-time augmentation set by --tta-shift 2" in capsys.readouterr().err
+    assert "--tta-shift 5: give 0 to 4 pixels" in one_line_exit_2(["evaluate", run, "--tta-shift", "5", *data], capsys)
+
+    # A tampered history is caught: the comparison can fail.
+    history = (result.run_dir / "history.csv").read_text().splitlines()
+    last = history[-1].split(",")
+    last[4] = str(float(last[4]) + 0.05)  # val_accuracy
+    (result.run_dir / "history.csv").write_text("\n".join(history[:-1] + [",".join(last)]) + "\n")
+    assert main(["evaluate", run, "--split", "validation", *data]) == 1
+    assert "DISAGREES with history.csv: validation_accuracy" in capsys.readouterr().err
+
+
+def test_evaluate_on_the_validation_split_compares_with_the_best_epoch_when_it_scores_those_weights(synthetic_dir, tmp_path):
+    config = quick("cnn-2", epochs=3, evaluate_weights="best")
+    result = train(config, tmp_path / "run", data_dir=synthetic_dir, progress=False, log=lambda s: None)
+    best = result.metrics["best_epoch"]
+    metrics, disagreements = evaluate_run(result.run_dir, data_dir=synthetic_dir, split="validation")
+    assert disagreements == []
+    assert metrics["validation_loss"] == pytest.approx(result.history[best - 1]["val_loss"], abs=1e-6)
+    # The row compared is the one metrics.json names: pointed at another epoch, the same weights disagree.
+    other = next(row["epoch"] for row in result.history if abs(row["val_loss"] - metrics["validation_loss"]) > 1e-6)
+    saved = json.loads((result.run_dir / "metrics.json").read_text())
+    (result.run_dir / "metrics.json").write_text(json.dumps({**saved, "best_epoch": other}))
+    _, disagreements = evaluate_run(result.run_dir, data_dir=synthetic_dir, split="validation")
+    assert any(text.startswith("validation_loss") and f"(epoch {other})" in text for text in disagreements)
+
+
 def test_evaluate_refuses_another_test_set(synthetic_dir, tmp_path, capsys):
     from conftest import write_dataset
 

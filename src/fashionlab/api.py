@@ -99,16 +99,21 @@ def train(experiment="fast", out: str | os.PathLike | None = None, *, seeds=None
     return Run(result.run_dir)
 
 
-def evaluate(run, data_dir=None, device: str = "auto") -> dict:
-    """Recompute a run's test metrics from its saved weights (a Run or a run directory).
+def evaluate(run, data_dir=None, device: str = "auto", split: str = "test", tta_flip: bool | None = None,
+             tta_shift: int | None = None) -> dict:
+    """Recompute a run's metrics from its saved weights (a Run or a run directory).
 
-    The dict is metrics.json's form, plus "agrees_with_saved": whether it matches the run's own
-    metrics.json (the same check `fashionlab evaluate` makes).
+    `split="validation"` scores the images the run held out (keys `validation_*`), `tta_flip` and
+    `tta_shift` override its test-time augmentation: `fashionlab evaluate --split --tta --tta-shift`.
+    The dict is metrics.json's form, plus "agrees_with_saved": whether it matches what the run
+    recorded (metrics.json, or history.csv for the validation split; the check `fashionlab evaluate`
+    makes), None when there is nothing to compare with or an override makes the numbers differ.
     """
     from .evaluation import evaluate_run
 
-    metrics, disagreements = evaluate_run(run.path if isinstance(run, Run) else run, data_dir, device)
-    metrics["agrees_with_saved"] = not disagreements
+    metrics, disagreements = evaluate_run(run.path if isinstance(run, Run) else run, data_dir, device,
+                                          tta_flip=tta_flip, tta_shift=tta_shift, split=split)
+    metrics["agrees_with_saved"] = None if disagreements is None else not disagreements
     return metrics
 
 

@@ -260,28 +260,38 @@ def cmd_runs(args) -> int:
 def cmd_evaluate(args) -> int:
     from .evaluation import evaluate_run
 
-    tta = None if args.tta is None else args.tta == "on"
-    metrics, disagreements = evaluate_run(args.run_dir, args.data_dir, args.device, tta_flip=tta)
+    from .experiment import FIELDS
+
+    flip = None if args.tta is None else args.tta == "on"
+    low, high = FIELDS["tta_shift"].metadata["low"], FIELDS["tta_shift"].metadata["high"]
+    if args.tta_shift is not None and not low <= args.tta_shift <= high:
+        raise UserError(f"--tta-shift {args.tta_shift}: give {low} to {high} pixels ({low}: no shifted views).")
+    metrics, disagreements = evaluate_run(args.run_dir, args.data_dir, args.device, tta_flip=flip,
+                                          tta_shift=args.tta_shift, split=args.split)
     if args.json:
         print(json.dumps(metrics, indent=2))
     else:
-        print(f"test accuracy {metrics['test_accuracy']:.4f}, test loss {metrics['test_loss']:.4f}, "
-              f"macro F1 {metrics['macro_f1']:.4f} ({metrics['test_count']:,} images)")
+        split = args.split
+        print(f"{split} accuracy {metrics[f'{split}_accuracy']:.4f}, {split} loss {metrics[f'{split}_loss']:.4f}, "
+              f"macro F1 {metrics['macro_f1']:.4f} ({metrics[f'{split}_count']:,} images)")
         print(f"{'class':<14}{'precision':>10}{'recall':>10}{'f1':>10}{'accuracy':>10}")
         for name, row in metrics["per_class"].items():
             print(f"{name:<14}{row['precision']:>10.4f}{row['recall']:>10.4f}{row['f1']:>10.4f}{row['accuracy']:>10.4f}")
+    recorded = "metrics.json" if args.split == "test" else "history.csv"
     if disagreements is None:
         from .runs import RunDir
 
         run = RunDir(args.run_dir)
+        overrides = [f"{flag} {value}" for flag, value in (("--tta", args.tta), ("--tta-shift", args.tta_shift))
+                     if value is not None]
         why = (f"{run.metrics} is missing" if not run.metrics.is_file() else
-               f"flip test-time augmentation {args.tta} (the run's own setting differs)")
-        print(f"not compared with the run's metrics.json: {why}", file=sys.stderr)
+               f"test-time augmentation set by {' and '.join(overrides)} (the run's own setting differs)")
+        print(f"not compared with the run's {recorded}: {why}", file=sys.stderr)
         return 0
     if disagreements:
-        print("DISAGREES with metrics.json: " + "; ".join(disagreements), file=sys.stderr)
+        print(f"DISAGREES with {recorded}: " + "; ".join(disagreements), file=sys.stderr)
         return 1
-    print("agrees with the run's metrics.json", file=sys.stderr)
+    print(f"agrees with the run's {recorded}", file=sys.stderr)
     return 0
 
 
@@ -568,7 +578,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_dir(p)
     p.add_argument("--device", default="auto", choices=_device_choices(), help="device to score on (default: %(default)s)")
     p.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    p.add_argument("--split", choices=["test", "validation"], default="test",
+                   help="score the test set, or the validation images the run held out (to choose test-time "
+                        "augmentation without the test set); default: %(default)s")
     p.add_argument("--tta", choices=["on", "off"], help="override the run's flip test-time augmentation")
+    p.add_argument("--tta-shift", type=int, metavar="N",
+                   help="override the run's multi-crop test-time augmentation: also average over the image moved N "
+                        "pixels (0 to 4; 0: off)")
     p.set_defaults(func=cmd_evaluate)
 
     p = commands.add_parser("predict", help="classify PNG or JPEG images with a trained run")

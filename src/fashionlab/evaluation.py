@@ -1,4 +1,4 @@
-"""Test-set evaluation: loss, accuracy, per-class report, confusion matrix, predictions.
+"""Evaluation on the test set (or a run's held-out validation images): loss, accuracy, per-class report, confusion matrix, predictions.
 
 Per-class "accuracy" is the share of that class's test images classified correctly (what the
 paper means by "the accuracy of shirts"); it equals the class's recall.
@@ -115,7 +115,7 @@ def probability_metrics(probabilities: np.ndarray, labels: np.ndarray, classes) 
 COLLAPSE_SHARE = 0.8
 
 
-def prediction_collapse(confusion: list[list[int]], classes, batch_norm: bool) -> str | None:
+def prediction_collapse(confusion: list[list[int]], classes, batch_norm: bool, scored: str = "test images") -> str | None:
     """A warning when the predictions fall onto one or two classes (a short or broken run), else None."""
     predicted = np.asarray(confusion).sum(0)  # column sums: how often each class is predicted
     total = int(predicted.sum())
@@ -132,11 +132,11 @@ def prediction_collapse(confusion: list[list[int]], classes, batch_norm: bool) -
                  "than it trained; train for more steps (more epochs or images).")
     else:
         cause = "The model has not learned to tell the classes apart: train longer or check the learning rate."
-    return f"predictions collapsed: {share:.0%} of the {total:,} test images are predicted as {named}. {cause}"
+    return f"predictions collapsed: {share:.0%} of the {total:,} {scored} are predicted as {named}. {cause}"
 
 
 def evaluate(model, images: np.ndarray, labels: np.ndarray, classes, device, batch_size=1000, channels_last=False,
-             precision="fp32", tta_flip=False, tta_shift=0):
+             precision="fp32", tta_flip=False, tta_shift=0, scored: str = "test images"):
     """Metrics dict and class probabilities (N, K) for a uint8 image array.
 
     The metrics carry a "warnings" list when the predictions collapse onto one or two classes.
@@ -148,7 +148,7 @@ def evaluate(model, images: np.ndarray, labels: np.ndarray, classes, device, bat
     probabilities = torch.softmax(logits, 1).cpu().numpy()
     metrics = classification_metrics(probabilities, np.asarray(labels), classes, loss)
     batch_norm = any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in model.modules())
-    collapse = prediction_collapse(metrics["confusion_matrix"], classes, batch_norm)
+    collapse = prediction_collapse(metrics["confusion_matrix"], classes, batch_norm, scored)
     if collapse:
         metrics["warnings"] = [collapse]
     return metrics, probabilities
@@ -203,43 +203,63 @@ def load_run_model(run_dir, device="auto") -> LoadedRun:
                      scoring_precision(config.precision, device, environment))
 
 
-def evaluate_run(run_dir, data_dir=None, device="auto", tta_flip: bool | None = None) -> tuple[dict, list[str] | None]:
-    """Recompute a run's test metrics from its saved weights; also list disagreements with metrics.json.
+SPLITS = ("test", "validation")  # what `evaluate_run` scores: the test set, or the images the run held out
 
-    `tta_flip` overrides the run's own setting (to measure what test-time augmentation adds); the
-    disagreement list is then None, since the numbers are not meant to match. It is None too when the
-    run has no metrics.json: there is nothing to compare with.
+
+def evaluate_run(run_dir, data_dir=None, device="auto", tta_flip: bool | None = None, tta_shift: int | None = None,
+                 split: str = "test") -> tuple[dict, list[str] | None]:
+    """Recompute a run's metrics from its saved weights; also list disagreements with what the run recorded.
+
+    `split="test"` scores the test set and compares with metrics.json. `split="validation"` scores the
+    images the run held out (its `train_limit` and `validation_split`, cut as training cut them) and
+    compares with the validation figures history.csv recorded for the saved weights; its metrics' keys
+    say `validation_` where the test's say `test_`. This is where to choose test-time augmentation
+    without looking at the test set. `tta_flip` and `tta_shift` override the run's own settings; the
+    disagreement list is then None, since the numbers are not meant to match. It is None too when
+    there is nothing to compare with (no metrics.json).
     """
-    from .data import load_dataset
+    from .data import load_dataset, split_training_set
+    from .data.releases import SPLIT_FILES
     from .runs import RunDir
 
+    if split not in SPLITS:
+        raise ValueError(f"unknown split {split!r}")
     run = RunDir(run_dir)
     run.require_network()
     run.require("environment.json")
     loaded = load_run_model(run_dir, device)
     config = loaded.config
     dataset = load_dataset(config.release, data_dir)
-    environment = run.read_environment()
-    recorded = environment["dataset"]
-    from .data.releases import TEST_FILES
-
-    for name in TEST_FILES:
+    recorded = run.read_environment()["dataset"]
+    files = [SPLIT_FILES[f"{split if split == 'test' else 'train'}_{kind}"] for kind in ("images", "labels")]
+    for name in files:
         if not isinstance(recorded["checksums"].get(name), str):
-            raise UserError(f"{run.environment}: records no checksum of {name}, so the data it was tested on "
+            raise UserError(f"{run.environment}: records no checksum of {name}, so the data it was scored on "
                             "cannot be checked; the file is damaged.")
         if recorded["checksums"].get(name) != dataset.checksums.get(name):
             raise UserError(
-                f"{dataset.data_dir}: {name} differs from the one this run was tested on "
+                f"{dataset.data_dir}: {name} differs from the one this run was "
+                f"{'tested' if split == 'test' else 'trained and validated'} on "
                 f"(release {recorded['release']}). Pass --data-dir pointing at that release."
             )
-    overridden = tta_flip is not None and tta_flip != config.tta_flip
-    metrics, probabilities = evaluate(loaded.model, dataset.test_images, dataset.test_labels, dataset.classes,
-                                      loaded.device, config.eval_batch_size, loaded.channels_last, loaded.precision,
-                                      config.tta_flip if tta_flip is None else tta_flip, config.tta_shift)
+    if split == "test":
+        images, labels = dataset.test_images, dataset.test_labels
+    else:
+        _, (images, labels) = split_training_set(dataset.train_images, dataset.train_labels, config.validation_split,
+                                                 config.train_limit)
+    flip = config.tta_flip if tta_flip is None else tta_flip
+    shift = config.tta_shift if tta_shift is None else tta_shift
+    metrics, probabilities = evaluate(loaded.model, images, labels, dataset.classes, loaded.device,
+                                      config.eval_batch_size, loaded.channels_last, loaded.precision, flip, shift,
+                                      scored=f"{split} images")
     for text in metrics.get("warnings", []):
         warnings.warn(f"{run.path}: {text}", stacklevel=2)
-    if overridden:
+    if split == "validation":
+        metrics = {(f"validation_{k[len('test_'):]}" if k.startswith("test_") else k): v for k, v in metrics.items()}
+    if (flip, shift) != (config.tta_flip, config.tta_shift):
         return metrics, None
+    if split == "validation":
+        return metrics, _validation_disagreements(run, metrics)
     if run.metrics.exists() and not run.metrics.is_file():
         raise UserError(f"{run.metrics}: a directory where a run file belongs; move it, then evaluate again.")
     if not run.metrics.is_file():
@@ -252,3 +272,23 @@ def evaluate_run(run_dir, data_dir=None, device="auto", tta_flip: bool | None = 
         if saved.get(key) is None or abs(saved[key] - metrics[key]) > 1e-6:
             disagreements.append(f"{key}: saved {saved.get(key)}, recomputed {metrics[key]:.6f}")
     return metrics, disagreements
+
+
+def _validation_disagreements(run, metrics: dict) -> list[str] | None:
+    """Differences from history.csv's validation row of the saved weights: the last epoch's, or the best
+    epoch's for `evaluate_weights = "best"`. None without metrics.json, which says which epoch that is."""
+    if run.metrics.exists() and not run.metrics.is_file():
+        raise UserError(f"{run.metrics}: a directory where a run file belongs; move it, then evaluate again.")
+    if not run.metrics.is_file():
+        return None
+    saved = run.read_metrics()
+    history = run.read_history()
+    epoch = saved.get("best_epoch") if saved.get("evaluated_weights") == "best" else len(history)
+    rows = [row for row in history if row["epoch"] == epoch]
+    if not rows:
+        return [f"history.csv has no row for epoch {epoch}, whose weights were saved"]
+    disagreements = []
+    for key, recorded in (("validation_accuracy", rows[0]["val_accuracy"]), ("validation_loss", rows[0]["val_loss"])):
+        if abs(recorded - metrics[key]) > 1e-6:
+            disagreements.append(f"{key}: recorded {recorded} (epoch {epoch}), recomputed {metrics[key]:.6f}")
+    return disagreements

@@ -34,7 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn, update_bn
 
-from .data import Dataset, load_dataset
+from .data import Dataset, load_dataset, split_training_set
 from .data.augment import augment_batch
 from .device import autocast, place_model, resolve_device, resolve_precision
 from .errors import UserError
@@ -105,11 +105,6 @@ def learning_rate_at(config: ExperimentConfig, step: int, total_steps: int) -> f
 BN_RECALIBRATION_IMAGES = 10_000  # BatchNorm statistics of a weight average: plenty, and forward passes only
 
 
-def validation_split(n: int, fraction: float) -> int:
-    """Index where Keras splits: train = [:split_at], validation = [split_at:]."""
-    return int(n * (1.0 - fraction))
-
-
 class TrainStep:
     """One optimizer step on a batch: augment, forward, loss, backward, update, constraints.
 
@@ -153,17 +148,17 @@ class Split:
 
 
 def prepare_split(images: np.ndarray, labels: np.ndarray, config: ExperimentConfig, device) -> Split:
-    if config.train_limit:
-        images, labels = images[: config.train_limit], labels[: config.train_limit]
-    at = validation_split(len(images), config.validation_split)
-    if at < 1 or at >= len(images):
+    (train_x, train_y), (val_x, val_y) = split_training_set(images, labels, config.validation_split, config.train_limit)
+    if not len(train_x) or not len(val_x):
         raise UserError(
-            f"validation_split {config.validation_split} of {len(images)} images leaves an empty "
+            f"validation_split {config.validation_split} of {len(train_x) + len(val_x)} images leaves an empty "
             "training or validation set; use more images (--train-limit) or another split."
         )
-    x = to_input(images, device)
-    y = torch.from_numpy(np.asarray(labels).astype(np.int64)).to(device)
-    return Split(x[:at], y[:at], x[at:], y[at:])
+
+    def labels_on_device(y: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(np.asarray(y).astype(np.int64)).to(device)
+
+    return Split(to_input(train_x, device), labels_on_device(train_y), to_input(val_x, device), labels_on_device(val_y))
 
 
 class _StopFlag:

@@ -52,6 +52,20 @@ class Dataset:
         }
 
 
+def validation_split(n: int, fraction: float) -> int:
+    """Index where Keras splits: train = [:split_at], validation = [split_at:]."""
+    return int(n * (1.0 - fraction))
+
+
+def split_training_set(images: np.ndarray, labels: np.ndarray, fraction: float, limit: int | None = None):
+    """((train images, labels), (validation images, labels)): the first `limit` training images, split as Keras
+    does, the last `fraction` held out. Training and `evaluate --split validation` both split here."""
+    if limit:
+        images, labels = images[:limit], labels[:limit]
+    at = validation_split(len(images), fraction)
+    return (images[:at], labels[:at]), (images[at:], labels[at:])
+
+
 def load_dataset(
     release: str = "fashion-mnist",
     data_dir: str | os.PathLike | None = None,
