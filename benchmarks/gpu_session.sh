@@ -10,7 +10,8 @@
 #              Muon 0.05, session 12's `muon-max` stage), seeds $ABLATION_SEEDS (default "0 1"),
 #              $ABLATION_JOBS runs at once (default 2), started in the background (later stages run
 #              beside it: their times are then shared) and stopped at the deadline; resumes in a
-#              later call with the same settings;
+#              later call with the same settings; each finished run is then scored on its validation
+#              images with tta_shift 0 and 1 (runs/ablation-tta.txt);
 #   reproduce  the paper's full-length reproduction with six jobs side by side, until the deadline.
 # Usage on the GPU machine, from the repository root, with the dataset in $FASHIONLAB_DATA:
 #   bash benchmarks/gpu_session.sh OUT_DIR DEADLINE_EPOCH_SECONDS [STAGE ...]
@@ -100,6 +101,15 @@ if [ ${#background[@]} -gt 0 ] && running; then  # all at once: each gets the sa
 fi
 for pid in "${background[@]}"; do wait "$pid"; echo "background job $pid exit $?"; done
 for log in runs/ablation-*.txt; do [ -f "$log" ] && grep -v Warning "$log" | tail -8; done
+# Multi-crop TTA on each finished ablation run's validation images (session 14: `evaluate --split validation`).
+for run in runs/ablation-*/*/; do
+  for shift in 0 1; do
+    [ -f "$run/weights.pt" ] && [ "$(left)" -gt 25 ] || continue
+    echo "$run tta_shift $shift:"  # the accuracy line, and whether tta_shift 0 agrees with history.csv
+    timeout -k 5 "$(limit 60 20)" $py -m fashionlab evaluate "$run" --split validation --tta-shift $shift \
+        --device "$device" 2>&1 | grep -v Warning | grep -E "^validation accuracy|agrees|DISAGREES|compared|error"
+  done
+done | tee runs/ablation-tta.txt
 # The runs' small files (never weights or checkpoints), for docs/results; the ablations' .jsonl and .txt too.
 tar czf "$out/runs-small-files.tgz" --exclude='*.pt' --exclude='*.png' runs 2>/dev/null
 ls -la "$out"

@@ -153,7 +153,10 @@ def test_evaluate_on_the_validation_split_agrees_with_history(synthetic_dir, tmp
     shifted, not_compared = evaluate_run(run, data_dir=synthetic_dir, split="validation", tta_shift=2)
     assert not_compared is None and shifted["validation_loss"] != metrics["validation_loss"]
     assert main(["evaluate", run, "--split", "validation", "--tta-shift", "2", *data]) == 0
-    assert "not compared with the run's history.csv: test-time augmentation set by --tta-shift 2" in capsys.readouterr().err
+    assert ("not compared with the run's history.csv: test-time augmentation set by --tta-shift 2, not the run's own"
+            in capsys.readouterr().err)
+    assert main(["evaluate", run, "--split", "validation", "--tta-shift", "0", *data]) == 0  # the run's own: compared
+    assert "agrees with the run's history.csv" in capsys.readouterr().err
     assert "--tta-shift 5: give 0 to 4 pixels" in one_line_exit_2(["evaluate", run, "--tta-shift", "5", *data], capsys)
 
     # A tampered history is caught: the comparison can fail.
@@ -163,6 +166,24 @@ def test_evaluate_on_the_validation_split_agrees_with_history(synthetic_dir, tmp
     (result.run_dir / "history.csv").write_text("\n".join(history[:-1] + [",".join(last)]) + "\n")
     assert main(["evaluate", run, "--split", "validation", *data]) == 1
     assert "DISAGREES with history.csv: validation_accuracy" in capsys.readouterr().err
+
+
+def test_evaluate_on_the_validation_split_of_an_ema_run_and_of_an_interrupted_extension(synthetic_dir, tmp_path, capsys):
+    kwargs = dict(data_dir=synthetic_dir, progress=False, log=lambda s: None)
+    config = quick("cnn-2", epochs=2, ema=0.9)
+    train(config, tmp_path / "run", **kwargs)
+    assert evaluate_run(tmp_path / "run", data_dir=synthetic_dir, split="validation")[1] == []  # the averaged weights
+    # Extended by two epochs and stopped in the second: history.csv has a row past the saved weights' epoch.
+    longer = quick("cnn-2", epochs=4, ema=0.9)
+    with pytest.raises(Interrupted):
+        train(longer, tmp_path / "run", resume=True, should_stop=lambda e, s: (e, s) == (4, 1), **kwargs)
+    assert len((tmp_path / "run" / "history.csv").read_text().splitlines()) == 1 + 3
+    _, disagreements = evaluate_run(tmp_path / "run", data_dir=synthetic_dir, split="validation")
+    assert disagreements == []
+    # Without metrics.json it cannot know which epoch's weights it scores: evaluated, not compared.
+    (tmp_path / "run" / "metrics.json").unlink()
+    assert main(["evaluate", str(tmp_path / "run"), "--split", "validation", "--data-dir", str(synthetic_dir)]) == 0
+    assert "not compared with the run's history.csv" in capsys.readouterr().err
 
 
 def test_evaluate_on_the_validation_split_compares_with_the_best_epoch_when_it_scores_those_weights(synthetic_dir, tmp_path):

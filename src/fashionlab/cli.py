@@ -260,12 +260,7 @@ def cmd_runs(args) -> int:
 def cmd_evaluate(args) -> int:
     from .evaluation import evaluate_run
 
-    from .experiment import FIELDS
-
     flip = None if args.tta is None else args.tta == "on"
-    low, high = FIELDS["tta_shift"].metadata["low"], FIELDS["tta_shift"].metadata["high"]
-    if args.tta_shift is not None and not low <= args.tta_shift <= high:
-        raise UserError(f"--tta-shift {args.tta_shift}: give {low} to {high} pixels ({low}: no shifted views).")
     metrics, disagreements = evaluate_run(args.run_dir, args.data_dir, args.device, tta_flip=flip,
                                           tta_shift=args.tta_shift, split=args.split)
     if args.json:
@@ -282,10 +277,12 @@ def cmd_evaluate(args) -> int:
         from .runs import RunDir
 
         run = RunDir(args.run_dir)
-        overrides = [f"{flag} {value}" for flag, value in (("--tta", args.tta), ("--tta-shift", args.tta_shift))
-                     if value is not None]
+        config = run.read_config()
+        overrides = [f"{flag} {given}" for flag, value, own, given in (
+            ("--tta", flip, config.tta_flip, args.tta), ("--tta-shift", args.tta_shift, config.tta_shift, args.tta_shift))
+            if value is not None and value != own]
         why = (f"{run.metrics} is missing" if not run.metrics.is_file() else
-               f"test-time augmentation set by {' and '.join(overrides)} (the run's own setting differs)")
+               f"test-time augmentation set by {' and '.join(overrides)}, not the run's own")
         print(f"not compared with the run's {recorded}: {why}", file=sys.stderr)
         return 0
     if disagreements:

@@ -17,7 +17,7 @@ from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
 from .device import autocast, place_model, resolve_device, scoring_precision
 from .errors import UserError
-from .experiment import ExperimentConfig
+from .experiment import FIELDS, ExperimentConfig
 
 
 def to_input(images: np.ndarray, device: torch.device) -> torch.Tensor:
@@ -223,7 +223,10 @@ def evaluate_run(run_dir, data_dir=None, device="auto", tta_flip: bool | None = 
     from .runs import RunDir
 
     if split not in SPLITS:
-        raise ValueError(f"unknown split {split!r}")
+        raise ValueError(f"unknown split {split!r}; one of {', '.join(SPLITS)}")
+    low, high = (FIELDS["tta_shift"].metadata[k] for k in ("low", "high"))
+    if tta_shift is not None and not (isinstance(tta_shift, int) and low <= tta_shift <= high):
+        raise UserError(f"--tta-shift {tta_shift}: give {low} to {high} pixels ({low}: no shifted views).")
     run = RunDir(run_dir)
     run.require_network()
     run.require("environment.json")
@@ -283,11 +286,15 @@ def _validation_disagreements(run, metrics: dict) -> list[str] | None:
         return None
     saved = run.read_metrics()
     history = run.read_history()
-    epoch = saved.get("best_epoch") if saved.get("evaluated_weights") == "best" else len(history)
+    # The epoch whose weights weights.pt holds; not history's last row, which an extension (--resume
+    # --epochs N) interrupted before its end has moved past the finished run.
+    epoch = saved.get("best_epoch") if saved.get("evaluated_weights") == "best" else saved.get("epochs_run", len(history))
     rows = [row for row in history if row["epoch"] == epoch]
     if not rows:
         return [f"history.csv has no row for epoch {epoch}, whose weights were saved"]
     disagreements = []
+    if saved.get("validation_count") not in (None, metrics["validation_count"]):
+        disagreements.append(f"validation_count: recorded {saved['validation_count']}, cut {metrics['validation_count']}")
     for key, recorded in (("validation_accuracy", rows[0]["val_accuracy"]), ("validation_loss", rows[0]["val_loss"])):
         if abs(recorded - metrics[key]) > 1e-6:
             disagreements.append(f"{key}: recorded {recorded} (epoch {epoch}), recomputed {metrics[key]:.6f}")

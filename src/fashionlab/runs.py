@@ -700,7 +700,7 @@ def run_overview(path: Path, root: Path) -> RunOverview:
             epochs = None
     train_count = _number(metrics.get("train_count"), int)
     if train_count is None and kind == "network" and release in _known_releases():
-        # Keras's split of the first train_limit (or all) images; see training.validation_split.
+        # Keras's split of the first train_limit (or all) images; see data.validation_split.
         limit, split = _number(config.get("train_limit", 0), int), _number(config.get("validation_split", 0.2))
         if limit is not None and split is not None:
             train_count = int(min(limit or _KNOWN_TRAIN_IMAGES, _KNOWN_TRAIN_IMAGES) * (1.0 - split))

@@ -46,7 +46,7 @@ def train_images(record: RunRecord) -> int | None:
         return int(record.metrics["train_count"])
     if record.kind != "network":
         return None
-    # Runs recorded before metrics.json kept train_count: training.validation_split's arithmetic.
+    # Runs recorded before metrics.json kept train_count: data.validation_split's arithmetic.
     limit = record.config.get("train_limit") or FULL_TRAIN_SET
     return int(min(limit, FULL_TRAIN_SET) * (1.0 - record.config.get("validation_split", 0.2)))
 
