@@ -168,6 +168,22 @@ def test_evaluate_on_the_validation_split_agrees_with_history(synthetic_dir, tmp
     assert "DISAGREES with history.csv: validation_accuracy" in capsys.readouterr().err
 
 
+def test_test_time_augmentation_changes_scores_only_never_the_training(synthetic_dir, tmp_path):
+    """So a run's saved weights, scored with another TTA (`evaluate --tta-shift`), give what training
+    with that TTA in its config gives: validation passes neither draw random numbers nor move BatchNorm."""
+    kwargs = dict(data_dir=synthetic_dir, progress=False, log=lambda s: None)
+    plain = train(quick("cnn-2", epochs=2, shift=1), tmp_path / "plain", **kwargs)
+    shifted = train(quick("cnn-2", epochs=2, shift=1, tta_shift=1), tmp_path / "shifted", **kwargs)
+    assert [row["train_loss"] for row in plain.history] == [row["train_loss"] for row in shifted.history]
+    assert [row["val_loss"] for row in plain.history] != [row["val_loss"] for row in shifted.history]
+    a = torch.load(tmp_path / "plain" / "weights.pt", weights_only=True)
+    b = torch.load(tmp_path / "shifted" / "weights.pt", weights_only=True)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    rescored, _ = evaluate_run(tmp_path / "plain", data_dir=synthetic_dir, tta_shift=1)
+    assert rescored["test_loss"] == shifted.metrics["test_loss"]
+    assert rescored["confusion_matrix"] == shifted.metrics["confusion_matrix"]
+
+
 def test_evaluate_on_the_validation_split_of_an_ema_run_and_of_an_interrupted_extension(synthetic_dir, tmp_path, capsys):
     kwargs = dict(data_dir=synthetic_dir, progress=False, log=lambda s: None)
     config = quick("cnn-2", epochs=2, ema=0.9)
