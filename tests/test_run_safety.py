@@ -551,3 +551,42 @@ def test_a_run_name_too_long_for_the_system_leaves_no_empty_folders(data, tmp_pa
                            "--data-dir", str(data), "--quiet"], capsys)
     assert "too long" in err
     assert not (tmp_path / "runs").exists()
+
+
+def test_evaluate_on_the_validation_split_names_a_damaged_run_file(finished, data, tmp_path, capsys):
+    """Damage that would make the comparison with history.csv meaningless is a one-line error naming the file."""
+    def edit_metrics(run, **values):
+        metrics = json.loads((run / "metrics.json").read_text())
+        (run / "metrics.json").write_text(json.dumps({**metrics, **values}))
+
+    cases = {
+        "metrics.json": lambda run: edit_metrics(run, epochs_run="1"),  # prints as 1: the type is the damage
+        "metrics.json ": lambda run: edit_metrics(run, validation_count=True),
+        "history.csv": lambda run: (run / "history.csv").write_text(
+            (run / "history.csv").read_text().splitlines()[0] + "\n"),
+        "config.toml": lambda run: (run / "config.toml").write_text(
+            (run / "config.toml").read_text().replace("validation_split = 0.33", "validation_split = 1e-17")),
+    }
+    for name, damage in cases.items():
+        run = _copy(finished, tmp_path / f"{name.strip()}-{len(name)}")
+        damage(run)
+        err = one_line_exit_2(["evaluate", str(run), "--split", "validation", "--data-dir", str(data)], capsys)
+        assert f"{run / name.strip()}:" in err, err
+    # A NaN recorded is a disagreement, not an agreement (NaN compares false with everything).
+    run = _copy(finished, tmp_path / "nan")
+    rows = (run / "history.csv").read_text().splitlines()
+    cells = rows[-1].split(",")
+    cells[3] = cells[4] = "nan"  # val_loss, val_accuracy
+    (run / "history.csv").write_text("\n".join(rows[:-1] + [",".join(cells)]) + "\n")
+    assert main(["evaluate", str(run), "--split", "validation", "--data-dir", str(data)]) == 1
+    assert "DISAGREES with history.csv: validation_accuracy: recorded nan" in capsys.readouterr().err
+
+
+def test_evaluate_names_an_environment_without_dataset_checksums(finished, data, tmp_path, capsys):
+    run = _copy(finished, tmp_path / "run")
+    environment = json.loads((run / "environment.json").read_text())
+    del environment["dataset"]["checksums"]
+    (run / "environment.json").write_text(json.dumps(environment))
+    for split in ("test", "validation"):
+        err = one_line_exit_2(["evaluate", str(run), "--split", split, "--data-dir", str(data)], capsys)
+        assert f"{run / 'environment.json'}: records no checksum of" in err

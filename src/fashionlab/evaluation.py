@@ -6,6 +6,7 @@ paper means by "the accuracy of shirts"); it equals the class's recall.
 
 from __future__ import annotations
 
+import reprlib
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -233,23 +234,27 @@ def evaluate_run(run_dir, data_dir=None, device="auto", tta_flip: bool | None = 
     loaded = load_run_model(run_dir, device)
     config = loaded.config
     dataset = load_dataset(config.release, data_dir)
-    recorded = run.read_environment()["dataset"]
+    recorded = run.read_environment()["dataset"]  # a dict, its checksums a dict if present
+    checksums = recorded.get("checksums", {})
     files = [SPLIT_FILES[f"{split if split == 'test' else 'train'}_{kind}"] for kind in ("images", "labels")]
     for name in files:
-        if not isinstance(recorded["checksums"].get(name), str):
+        if not isinstance(checksums.get(name), str):
             raise UserError(f"{run.environment}: records no checksum of {name}, so the data it was scored on "
                             "cannot be checked; the file is damaged.")
-        if recorded["checksums"].get(name) != dataset.checksums.get(name):
+        if checksums[name] != dataset.checksums.get(name):
             raise UserError(
                 f"{dataset.data_dir}: {name} differs from the one this run was "
                 f"{'tested' if split == 'test' else 'trained and validated'} on "
-                f"(release {recorded['release']}). Pass --data-dir pointing at that release."
+                f"(release {recorded.get('release', 'unknown')}). Pass --data-dir pointing at that release."
             )
     if split == "test":
         images, labels = dataset.test_images, dataset.test_labels
     else:
         _, (images, labels) = split_training_set(dataset.train_images, dataset.train_labels, config.validation_split,
                                                  config.train_limit)
+        if not len(labels):  # training refuses such a split: config.toml was edited since
+            raise UserError(f"{run.config}: validation_split {config.validation_split} holds out none of the run's "
+                            "training images, so there is nothing to score; restore the value it trained with.")
     flip = config.tta_flip if tta_flip is None else tta_flip
     shift = config.tta_shift if tta_shift is None else tta_shift
     metrics, probabilities = evaluate(loaded.model, images, labels, dataset.classes, loaded.device,
@@ -288,14 +293,20 @@ def _validation_disagreements(run, metrics: dict) -> list[str] | None:
     history = run.read_history()
     # The epoch whose weights weights.pt holds; not history's last row, which an extension (--resume
     # --epochs N) interrupted before its end has moved past the finished run.
-    epoch = saved.get("best_epoch") if saved.get("evaluated_weights") == "best" else saved.get("epochs_run", len(history))
+    key = "best_epoch" if saved.get("evaluated_weights") == "best" else "epochs_run"
+    epoch = saved.get(key, len(history) if key == "epochs_run" else None)  # runs before epochs_run: the last
+    count = saved.get("validation_count", metrics["validation_count"])
+    for name, value in ((key, epoch), ("validation_count", count)):
+        if type(value) is not int or value < 1:
+            raise UserError(f"{run.metrics}: a run file is damaged ({name} is {reprlib.repr(value)}, not a count).")
     rows = [row for row in history if row["epoch"] == epoch]
-    if not rows:
-        return [f"history.csv has no row for epoch {epoch}, whose weights were saved"]
+    if len(rows) != 1:
+        raise UserError(f"{run.history}: a run file is damaged ({len(rows)} rows for epoch {epoch}, whose weights "
+                        "weights.pt holds, instead of one).")
     disagreements = []
-    if saved.get("validation_count") not in (None, metrics["validation_count"]):
-        disagreements.append(f"validation_count: recorded {saved['validation_count']}, cut {metrics['validation_count']}")
+    if count != metrics["validation_count"]:
+        disagreements.append(f"validation_count: recorded {count}, cut {metrics['validation_count']}")
     for key, recorded in (("validation_accuracy", rows[0]["val_accuracy"]), ("validation_loss", rows[0]["val_loss"])):
-        if abs(recorded - metrics[key]) > 1e-6:
+        if not abs(recorded - metrics[key]) <= 1e-6:  # so that a NaN recorded disagrees too
             disagreements.append(f"{key}: recorded {recorded} (epoch {epoch}), recomputed {metrics[key]:.6f}")
     return disagreements
