@@ -266,13 +266,13 @@ def evaluate_run(run_dir, data_dir=None, device="auto", tta_flip: bool | None = 
         metrics = {(f"validation_{k[len('test_'):]}" if k.startswith("test_") else k): v for k, v in metrics.items()}
     if (flip, shift) != (config.tta_flip, config.tta_shift):
         return metrics, None
-    if split == "validation":
-        return metrics, _validation_disagreements(run, metrics)
     if run.metrics.exists() and not run.metrics.is_file():
         raise UserError(f"{run.metrics}: a directory where a run file belongs; move it, then evaluate again.")
     if not run.metrics.is_file():
         return metrics, None  # nothing to compare with: the caller says so, it does not "agree"
     saved = run.read_metrics()
+    if split == "validation":
+        return metrics, _validation_disagreements(run, saved, metrics)
     disagreements = []
     if saved.get("confusion_matrix") != metrics["confusion_matrix"]:
         disagreements.append("confusion_matrix")
@@ -282,14 +282,9 @@ def evaluate_run(run_dir, data_dir=None, device="auto", tta_flip: bool | None = 
     return metrics, disagreements
 
 
-def _validation_disagreements(run, metrics: dict) -> list[str] | None:
+def _validation_disagreements(run, saved: dict, metrics: dict) -> list[str]:
     """Differences from history.csv's validation row of the saved weights: the last epoch's, or the best
-    epoch's for `evaluate_weights = "best"`. None without metrics.json, which says which epoch that is."""
-    if run.metrics.exists() and not run.metrics.is_file():
-        raise UserError(f"{run.metrics}: a directory where a run file belongs; move it, then evaluate again.")
-    if not run.metrics.is_file():
-        return None
-    saved = run.read_metrics()
+    epoch's for `evaluate_weights = "best"`, as metrics.json (`saved`) names it."""
     history = run.read_history()
     # The epoch whose weights weights.pt holds; not history's last row, which an extension (--resume
     # --epochs N) interrupted before its end has moved past the finished run.
