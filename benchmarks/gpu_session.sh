@@ -101,15 +101,21 @@ if [ ${#background[@]} -gt 0 ] && running; then  # all at once: each gets the sa
 fi
 for pid in "${background[@]}"; do wait "$pid"; echo "background job $pid exit $?"; done
 for log in runs/ablation-*.txt; do [ -f "$log" ] && grep -v Warning "$log" | tail -8; done
-# Multi-crop TTA on each finished ablation run's validation images (session 14: `evaluate --split validation`).
+# Multi-crop TTA on each finished ablation run's validation images (session 14: `evaluate --split validation`),
+# all at once (each is mostly start-up), each printed whole at the end.
+t=$(limit 90 20); mkdir -p runs/tta; rm -f runs/tta/*
 for run in runs/ablation-*/*/; do
   for shift in 0 1; do
-    [ -f "$run/weights.pt" ] && [ "$(left)" -gt 25 ] || continue
-    echo "$run tta_shift $shift:"  # the accuracy line, and whether tta_shift 0 agrees with history.csv
-    timeout -k 5 "$(limit 60 20)" $py -m fashionlab evaluate "$run" --split validation --tta-shift $shift \
-        --device "$device" 2>&1 | grep -v Warning | grep -E "^validation accuracy|agrees|DISAGREES|compared|error"
+    [ -f "$run/weights.pt" ] && [ "$t" -gt 0 ] || continue
+    name=$(basename "$(dirname "$run")")-$(basename "$run")-shift$shift
+    # the accuracy line, and whether tta_shift 0 agrees with history.csv
+    { echo "$run tta_shift $shift:"
+      timeout -k 5 "$t" $py -m fashionlab evaluate "$run" --split validation --tta-shift $shift --device "$device" 2>&1 \
+        | grep -v Warning | grep -E "^validation accuracy|agrees|DISAGREES|compared|error"; } > "runs/tta/$name.txt" &
   done
-done | tee runs/ablation-tta.txt
+done
+wait
+cat runs/tta/*.txt 2>/dev/null | tee runs/ablation-tta.txt
 # The runs' small files (never weights or checkpoints), for docs/results; the ablations' .jsonl and .txt too.
 tar czf "$out/runs-small-files.tgz" --exclude='*.pt' --exclude='*.png' runs 2>/dev/null
 ls -la "$out"
