@@ -38,11 +38,7 @@ def _history(result):
     return [{k: v for k, v in row.items() if k != "seconds"} for row in result.history]
 
 
-# cnn-2 eager before cnn-2 compiled: session 12 saw the compiled case run past its time limit, so a
-# GPU session first learns whether the eager path alone passes (the log then shows which is slow).
-@pytest.mark.parametrize("name, extra", [("ann-1", {}), ("cnn-2", {"compile": "off"}), ("cnn-2", {}), ("fast", {}),
-                                         ("fast", {"optimizer": "muon"})])
-def test_cuda_run_in_bf16_scores_again_the_same(name, extra, synthetic_dir, tmp_path):
+def _run_and_score_again(name, extra, synthetic_dir, tmp_path):
     # Batches of 32 for all: `fast`'s 256 is a single step per epoch on the 240 synthetic images.
     config = load_config(name, {"epochs": 3, "batch_size": 32, "device": "cuda", **extra})
     result = train(config, tmp_path / "run", data_dir=synthetic_dir, **QUIET)
@@ -52,6 +48,13 @@ def test_cuda_run_in_bf16_scores_again_the_same(name, extra, synthetic_dir, tmp_
     metrics, disagreements = evaluate_run(result.run_dir, data_dir=synthetic_dir, device="cuda")
     assert disagreements == [], disagreements
     assert main(["evaluate", str(result.run_dir), "--data-dir", str(synthetic_dir), "--device", "cuda"]) == 0
+
+
+@pytest.mark.parametrize("name, extra", [("ann-1", {}), ("cnn-2", {"compile": "off"}), ("fast", {}),
+                                         ("fast", {"optimizer": "muon"})],
+                         ids=["ann-1", "cnn-2-eager", "fast", "fast-muon"])
+def test_cuda_run_in_bf16_scores_again_the_same(name, extra, synthetic_dir, tmp_path):
+    _run_and_score_again(name, extra, synthetic_dir, tmp_path)
 
 
 def test_cuda_same_seed_same_numbers_and_resume(synthetic_dir, tmp_path):
@@ -75,3 +78,10 @@ def test_cuda_whitening_init_reads_images_already_on_the_gpu():
     model = build_model("fastnet2")
     assert whiten_first_conv_(model, torch.rand(50, 1, 28, 28, device="cuda")) == 18
     assert model.stem.conv.weight.device.type == "cpu" and model.stem.conv.weight.abs().sum() > 0
+
+
+def test_cuda_compiled_cnn_2_scores_again_the_same(synthetic_dir, tmp_path):
+    """Last in the file: in sessions 12 and 15 (H200, torch 2.11) this case hung in Inductor's backward
+    compile, waiting on its compile workers, after an earlier case in the same process had compiled
+    ann-1, so the cases above never ran after it. `benchmarks/gpu_session.sh` then runs it alone."""
+    _run_and_score_again("cnn-2", {}, synthetic_dir, tmp_path)
