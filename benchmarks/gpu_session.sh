@@ -6,12 +6,13 @@
 #   max        the max preset's time to accuracy, seed 0, alone on the GPU (70 epochs); it stops
 #              $MAX_RESERVE_S seconds (default 20) before the deadline and resumes in a later call;
 #   ablation   a validation study (recipe_ablation.py, split 0.1) of $ABLATION_PRESET (default max),
-#              variants $ABLATION_VARIANTS (';'-separated "TAG KEY=VALUE ..."; default: SGD against
-#              Muon 0.05, session 12's `muon-max` stage), seeds $ABLATION_SEEDS (default "0 1"),
-#              $ABLATION_JOBS runs at once (default 2), started in the background (later stages run
-#              beside it: their times are then shared) and stopped at the deadline; resumes in a
-#              later call with the same settings; each finished run is then scored on its validation
-#              images with tta_shift 0 and 1 (runs/ablation-tta.txt);
+#              variants $ABLATION_VARIANTS (';'-separated "TAG KEY=VALUE ..."; default: the preset
+#              against two runs with deterministic = true, which must agree with each other to the
+#              last digit, and whose training time against the preset's is the key's cost), seeds
+#              $ABLATION_SEEDS (default "0 1"), $ABLATION_JOBS runs at once (default 6), started in
+#              the background (later stages run beside it: their times are then shared) and stopped
+#              at the deadline; resumes in a later call with the same settings; each finished run is
+#              then scored on its validation images with tta_shift 0 and 1 (runs/ablation-tta.txt);
 #   reproduce  the paper's full-length reproduction with six jobs side by side, until the deadline.
 # Usage on the GPU machine, from the repository root, with the dataset in $FASHIONLAB_DATA:
 #   bash benchmarks/gpu_session.sh OUT_DIR DEADLINE_EPOCH_SECONDS [STAGE ...]
@@ -82,12 +83,12 @@ max)
   cp runs/time-to-accuracy-max.json "$out/time-to-accuracy-max-$device.json" 2>/dev/null ;;
 ablation)
   preset=${ABLATION_PRESET:-max}
-  IFS=';' read -ra variants <<< "${ABLATION_VARIANTS:-base;muon0.05 optimizer=muon muon_lr=0.05}"
+  IFS=';' read -ra variants <<< "${ABLATION_VARIANTS:-base;det deterministic=true;det-again deterministic=true}"
   variant_flags=()
   for v in "${variants[@]}"; do variant_flags+=(--variant "$v device=$device ${sets[*]}"); done
   echo "== ablation of $preset: ${#variants[@]} variants in the background ($(left) s left)"
   read -ra seeds <<< "${ABLATION_SEEDS:-0 1}"
-  setsid $py benchmarks/recipe_ablation.py "$preset" --seeds "${seeds[@]}" --jobs "${ABLATION_JOBS:-2}" --threads 4 \
+  setsid $py benchmarks/recipe_ablation.py "$preset" --seeds "${seeds[@]}" --jobs "${ABLATION_JOBS:-6}" --threads 4 \
       --keep "runs/ablation-$preset" --out "runs/ablation-$preset.jsonl" "${variant_flags[@]}" \
       >> "runs/ablation-$preset.txt" 2>&1 &
   background+=($!) ;;

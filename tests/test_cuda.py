@@ -70,6 +70,16 @@ def test_cuda_same_seed_same_numbers_and_resume(synthetic_dir, tmp_path):
             assert abs(x["val_loss"] - y["val_loss"]) < 1e-3, (x, y)
 
 
+def test_cuda_deterministic_same_seed_same_numbers_to_the_last_bit(synthetic_dir, tmp_path):
+    # `deterministic = true` is the key's promise on CUDA: without it, session 15's same-seed `max` runs
+    # on an H200 drifted 0.2 points apart. `fast` is compiled (Inductor) and uses cuDNN's convolutions.
+    config = load_config("fast", {"epochs": 2, "batch_size": 32, "device": "cuda", "deterministic": True})
+    one = train(config, tmp_path / "a", data_dir=synthetic_dir, **QUIET)
+    two = train(config, tmp_path / "b", data_dir=synthetic_dir, **QUIET)
+    assert _history(one) == _history(two)
+    assert one.metrics["test_loss"] == two.metrics["test_loss"]
+
+
 def test_cuda_whitening_init_reads_images_already_on_the_gpu():
     # The training images are on the GPU before the model is placed there: the filters must come back to its device.
     from fashionlab.models import build_model

@@ -116,6 +116,28 @@ def test_same_seed_same_numbers_other_seed_other_numbers(synthetic_dir, tmp_path
     assert _history_without_time(one) != _history_without_time(three)
 
 
+def test_deterministic_mode_holds_for_its_run_only_and_leaves_cpu_numbers_alone(synthetic_dir, tmp_path):
+    kwargs = dict(data_dir=synthetic_dir, progress=False, log=lambda s: None)
+    seen = []
+    plain = train(quick("cnn-2"), tmp_path / "a", **kwargs).history
+    exact = train(quick("cnn-2", deterministic=True), tmp_path / "b",
+                  on_epoch=lambda row: seen.append(torch.are_deterministic_algorithms_enabled()), **kwargs).history
+    assert seen == [True] and not torch.are_deterministic_algorithms_enabled()  # on while it trains, off after
+    assert _history_without_time(exact) == _history_without_time(plain)  # the CPU's kernels were reproducible already
+    with pytest.raises(Interrupted):  # restored when a run stops too
+        train(quick("cnn-2", deterministic=True, epochs=2), tmp_path / "c", should_stop=lambda e, s: e == 2, **kwargs)
+    assert not torch.are_deterministic_algorithms_enabled()
+    # Inside a caller's own deterministic mode, a run without the key leaves that mode as it was.
+    torch.use_deterministic_algorithms(True)
+    try:
+        train(quick("cnn-2"), tmp_path / "d", **kwargs)
+        assert torch.are_deterministic_algorithms_enabled() and not torch.is_deterministic_algorithms_warn_only_enabled()
+        train(quick("cnn-2", deterministic=True), tmp_path / "e", **kwargs)
+        assert torch.are_deterministic_algorithms_enabled() and not torch.is_deterministic_algorithms_warn_only_enabled()
+    finally:
+        torch.use_deterministic_algorithms(False)
+
+
 def test_evaluate_agrees_with_training(synthetic_dir, tmp_path, capsys):
     result = train(quick("cnn-3", epochs=2), tmp_path / "run", data_dir=synthetic_dir, progress=False, log=lambda s: None)
     metrics, disagreements = evaluate_run(result.run_dir, data_dir=synthetic_dir)

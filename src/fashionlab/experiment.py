@@ -97,6 +97,10 @@ class ExperimentConfig:
     eval_batch_size: int = field(default=1000, metadata=_check(int, low=1, doc="images per batch when scoring"))
     compile: str = field(default="auto", metadata=_check(str, choices=("auto", "on", "off"),
                                                         doc="torch.compile the model; auto: on CUDA only (slower on CPU here)"))
+    deterministic: bool = field(default=False, metadata=_check(bool, doc="ask PyTorch for run-to-run reproducible "
+                                                                         "kernels (cuDNN, cuBLAS, Inductor), for CUDA: "
+                                                                         "same-seed GPU runs otherwise drift apart; "
+                                                                         "the CPU's runs are reproducible without it"))
     # Settings of the run rather than of the experiment (RUN_SETTINGS): a resumed run may change them.
     threads: int = field(default=0, metadata=_check(int, low=0, high=4096,
                                                     doc="CPU threads for PyTorch; 0 keeps PyTorch's default"))

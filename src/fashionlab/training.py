@@ -36,7 +36,7 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn, update_bn
 
 from .data import Dataset, load_dataset, split_training_set
 from .data.augment import augment_batch
-from .device import autocast, place_model, resolve_device, resolve_precision
+from .device import autocast, deterministic_algorithms, place_model, resolve_device, resolve_precision
 from .errors import UserError
 from .evaluation import eval_batches, evaluate, loss_and_accuracy, predict_logits, to_input
 from .experiment import RUN_SETTINGS, ExperimentConfig, config_from_dict, load_config
@@ -383,6 +383,14 @@ def _train_locked(run: RunDir, config: ExperimentConfig, data_dir, resume: bool,
                   on_epoch: Callable[[dict], None] | None, kind: str) -> TrainResult:
     """`train`, with the run directory locked against any other writer."""
     config, checkpoint = _open_run(config, run, resume)
+    with deterministic_algorithms(config.deterministic):
+        return _fit(run, config, checkpoint, data_dir, progress, should_stop, log, on_epoch, kind)
+
+
+def _fit(run: RunDir, config: ExperimentConfig, checkpoint: dict | None, data_dir, progress: bool,
+         should_stop: Callable[[int, int], bool] | None, log: Callable[[str], None],
+         on_epoch: Callable[[dict], None] | None, kind: str) -> TrainResult:
+    """Set up (or restore) the fit, train every epoch, score the test set and write the run's files."""
     board = open_board(config, run.path)  # None unless config.tensorboard; refuses early without the extra
     fit, load_seconds = _set_up(run, config, data_dir, fresh=checkpoint is None)
     state = FitState()
@@ -431,12 +439,13 @@ def _train_locked(run: RunDir, config: ExperimentConfig, data_dir, resume: bool,
 
 
 def describe_setup(fit: _Fit) -> str:
-    """One line on what the numbers will depend on: device, precision, threads, data."""
+    """One line on what the numbers will depend on: device, precision, threads, deterministic kernels, data."""
     config, env = fit.config, fit.environment
     why = " (auto: bf16 where the hardware runs it natively; --precision fp32 for the paper's)" \
         if config.precision == "auto" else ""
     return (f"device {env['device']} ({env['device_name']}), precision {fit.precision}{why}, "
-            f"{env['threads']} thread{'s' if env['threads'] != 1 else ''}; "
+            f"{env['threads']} thread{'s' if env['threads'] != 1 else ''}"
+            f"{', deterministic kernels' if config.deterministic else ''}; "
             f"{fit.split.train_y.shape[0]:,} training and {fit.split.val_y.shape[0]:,} validation images "
             f"of {fit.dataset.release}")
 
