@@ -685,7 +685,7 @@ def _finish(fit: _Fit, state: FitState, load_seconds: float, training_started: f
         "classes": list(dataset.classes),
     })
     for text in metrics.get("warnings", []):  # a collapse onto one or two classes (evaluation.prediction_collapse)
-        warnings.warn(f"{run.path}: {text}", stacklevel=3)
+        warnings.warn(f"{run.path}: {text}", stacklevel=4)  # at train()'s line, past _fit and _train_locked
     run.write_metrics(metrics, kind)
     labels = np.asarray(dataset.test_labels)
     run.write_predictions(probabilities, labels, dataset.classes)
