@@ -100,3 +100,13 @@ def test_a_failed_atomic_write_names_the_file_asked_for_not_its_temporary_siblin
         atomic_write_text(tmp_path / "folder", "x")
     assert caught.value.filename == str(tmp_path / "folder") and caught.value.filename2 is None
     assert os.listdir(tmp_path) == ["folder"]  # the temporary file is gone
+
+
+@pytest.mark.parametrize("command", ["evaluate", "export"])
+def test_a_run_argument_that_is_a_file_or_nothing_says_which(tmp_path, capsys, command):
+    a_file = tmp_path / "metrics.json"
+    a_file.write_text("{}")
+    err = one_line_exit_2([command, str(a_file)], capsys)
+    assert f"{a_file} is a file, not a run directory" in err and "--out" in err
+    err = one_line_exit_2([command, str(tmp_path / "nowhere")], capsys)
+    assert "no such run directory" in err

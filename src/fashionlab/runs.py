@@ -212,7 +212,11 @@ class RunDir:
     def require(self, *names: str) -> None:
         """Error (exit 2) unless this looks like a run directory holding `names`."""
         if not self.path.is_dir():
-            raise UserError(f"{self.path}: no such run directory.")
+            kind = entry_kind(self.path)
+            if kind is None:
+                raise UserError(f"{self.path}: no such run directory.")
+            raise UserError(f"{self.path} is {kind}, not a run directory. Give the folder a run was trained into "
+                            "(train's --out).")
         missing = [n for n in names if not (self.path / n).is_file()]
         if missing and self.trial.is_file() and not self.metrics.is_file():
             record = self.read_trial()
