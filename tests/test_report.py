@@ -422,6 +422,9 @@ def test_runs_that_differ_only_by_seed_are_one_group_with_mean_and_sd(tmp_path):
     accuracies = [0.90, 0.91, 0.93]
     seeds = [fake_run(tmp_path / "seeds" / f"seed-{i}", epochs=5, seed=i, accuracy=a) for i, a in enumerate(accuracies)]
     other_lr = fake_run(tmp_path / "lr", epochs=5, seed=3, accuracy=0.8, config={"lr": 0.1})
+    # A run saved before `deterministic` existed groups with runs that hold its default.
+    config = (tmp_path / "seeds" / "seed-0" / "config.toml")
+    config.write_text("\n".join(line for line in config.read_text().splitlines() if not line.startswith("deterministic")))
     same_seed = [fake_run(tmp_path / "again" / x, name="fast", epochs=4, seed=0) for x in ("a", "b")]
     entries = group_runs([load_run(r) for r in (*seeds, other_lr, *same_seed)])
     assert [(e.label, e.n) for e in entries] == [("seeds (cnn-2)", 3), ("lr (cnn-2)", 1), ("a (fast)", 1),

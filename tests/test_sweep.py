@@ -216,6 +216,20 @@ def test_a_study_refuses_a_worker_with_another_spec(tmp_path):
         open_study(other, storage, "shared")
 
 
+def test_a_study_started_before_a_config_key_existed_is_joined_by_a_spec_at_its_default(tmp_path):
+    from fashionlab.sweep import SPEC_ATTR
+
+    storage = open_storage(f"sqlite:///{tmp_path / 'study.db'}", heartbeat_seconds=1)
+    spec = load_spec(str(write(tmp_path / "a.toml", RANDOM.format(trials=3, epochs=1))))
+    study = open_study(spec, storage, "shared")
+    older = study.user_attrs[SPEC_ATTR]
+    del older["base_config"]["deterministic"]  # as a spec saved before session 15 holds it
+    study.set_user_attr(SPEC_ATTR, older)
+    open_study(load_spec(str(tmp_path / "a.toml")), storage, "shared")  # joined
+    with pytest.raises(UserError, match=r"another spec \(differing: base_config, base_config.deterministic\)"):
+        open_study(load_spec(str(tmp_path / "a.toml"), overrides={"deterministic": True}), storage, "shared")
+
+
 def test_slots_hand_a_failed_trials_slot_to_its_retry():
     make = optuna.trial.create_trial
     trials = [

@@ -127,6 +127,15 @@ FIELDS = {f.name: f for f in dataclasses.fields(ExperimentConfig)}
 RUN_SETTINGS = ("threads", "label", "tensorboard")
 
 
+def non_default_values(values: dict) -> dict:
+    """`values` (a saved config's dict) without the keys at the schema's default, unknown keys kept.
+
+    Configs saved before a key existed lack it, and later ones hold its default: compared through
+    this, the two agree (a sweep study's spec, runs grouped as seeds of one setting).
+    """
+    return {k: v for k, v in values.items() if k not in FIELDS or v != FIELDS[k].default}
+
+
 INT_MAX = 2**63 - 1  # every int key must fit in int64: torch takes seeds and sizes as int64
 
 

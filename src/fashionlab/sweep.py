@@ -46,7 +46,7 @@ from pathlib import Path
 from typing import Callable
 
 from .errors import ConfigError, UserError, did_you_mean
-from .experiment import FIELDS, config_from_dict, load_config, parse_toml, read_config_text
+from .experiment import FIELDS, config_from_dict, load_config, non_default_values, parse_toml, read_config_text
 from .fileio import atomic_write_json, missing_folders, remove_empty_folders
 from .runs import RunDir
 
@@ -447,6 +447,15 @@ def _pruner(spec: SweepSpec):
     return optuna.pruners.NopPruner()
 
 
+def _comparable(identity: dict) -> dict:
+    """A spec identity whose base config leaves out default values: a study started before a config key
+    existed is joined by a spec that holds that key's default."""
+    if not isinstance(identity, dict):
+        return identity
+    base = identity.get("base_config")
+    return {**identity, "base_config": non_default_values(base) if isinstance(base, dict) else base}
+
+
 def open_study(spec: SweepSpec, storage, study_name: str):
     """Create the study, or join it; refuse one created by another spec (the names of the keys that differ)."""
     optuna = _optuna()
@@ -459,11 +468,12 @@ def open_study(spec: SweepSpec, storage, study_name: str):
     theirs = study.user_attrs.get(SPEC_ATTR)
     if theirs is None:
         study.set_user_attr(SPEC_ATTR, mine)
-    elif theirs != mine:
+    elif _comparable(theirs) != _comparable(mine):
+        mine, theirs = _comparable(mine), _comparable(theirs)
         keys = sorted(k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k))
-        if "base_config" in keys:
-            keys += [f"base_config.{k}" for k in sorted(mine["base_config"])
-                     if mine["base_config"].get(k) != theirs.get("base_config", {}).get(k)]
+        ours, other = mine.get("base_config"), theirs.get("base_config")
+        if "base_config" in keys and isinstance(ours, dict) and isinstance(other, dict):
+            keys += [f"base_config.{k}" for k in sorted(set(ours) | set(other)) if ours.get(k) != other.get(k)]
         raise UserError(f"study {study_name!r} was started with another spec (differing: {', '.join(keys)}). "
                         "Rerun it with its own spec and flags, or give this one another --study.")
     return study

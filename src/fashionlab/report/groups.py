@@ -14,6 +14,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..experiment import non_default_values
 from ..runs import RunRecord
 
 
@@ -53,7 +54,8 @@ def given_label(record: RunRecord) -> str | None:
 
 def _setting(record: RunRecord) -> str:
     """Everything that must match for runs to be seeds of one setting."""
-    config = {k: v for k, v in record.config.items() if k != "seed"}
+    # Default values left out: a run saved before a key existed matches one saved with its default.
+    config = {k: v for k, v in non_default_values(record.config).items() if k != "seed"}
     return json.dumps([config, record.kind, record.release, record.environment.get("precision")],
                       sort_keys=True, default=str)
 
