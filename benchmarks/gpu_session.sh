@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One lent-GPU session, prepared in advance (device time is scarce). Stages, in the order given
 # (default: tests fast max reproduce):
-#   tests      the CUDA tests, then the compiled cnn-2 case alone, with and without Inductor's compile workers;
+#   tests      the CUDA tests, each case in a process of its own, then the compiled cnn-2 case compiling
+#              in-process (without Inductor's compile workers);
 #   fast       the fast preset's time to accuracy, seeds 0-2, alone on the GPU;
 #   max        the max preset's time to accuracy, seed 0, alone on the GPU (70 epochs); it stops
 #              $MAX_RESERVE_S seconds (default 20) before the deadline and resumes in a later call;
@@ -57,18 +58,20 @@ background=()
 for stage in $stages; do
 case $stage in
 tests)
-  t=$(limit 200); echo "== CUDA tests ($(left) s left, at most $t s)"
-  # recompiles: sessions 12 and 15 saw the compiled cnn-2 case hang in Inductor's backward compile (it runs last)
-  [ "$t" -gt 0 ] && TORCH_LOGS=recompiles timeout "$t" $py -m pytest tests/test_cuda.py -v -s -p no:cacheprovider \
-      -W ignore 2>&1 | tee "$out/cuda-tests.txt"
-  # Which of two causes: a second model's compile in one process (then it passes alone, in a fresh process),
-  # or Inductor's pool of compile workers (then it passes with compiling in-process only).
-  for threads in default 1; do
-    t=$(limit 100); echo "== the compiled cnn-2 case alone, compile threads $threads ($(left) s left, at most $t s)"
-    [ "$t" -gt 0 ] && env $([ $threads = 1 ] && echo TORCHINDUCTOR_COMPILE_THREADS=1) timeout "$t" $py -m pytest \
-        tests/test_cuda.py -k compiled_cnn_2 -q -s -p no:cacheprovider -W ignore 2>&1 | grep -v "^  File" \
-        | tee -a "$out/cuda-tests.txt"
-  done ;;
+  echo "== CUDA tests, each case in a process of its own ($(left) s left)"
+  # Sessions 12 and 15 saw the compiled cnn-2 case hang in Inductor's backward compile after the ann-1 case
+  # had compiled in the same process; in one process a hang would also stop every case after it.
+  # Faulthandler prints each stuck case's stack after 90 s; TORCH_LOGS prints Dynamo's recompilations.
+  while read -r case; do
+    t=$(limit 120); [ "$t" -gt 0 ] || break
+    env -u TORCHINDUCTOR_COMPILE_THREADS TORCH_LOGS=recompiles timeout "$t" $py -m pytest "$case" -v -s \
+        -p no:cacheprovider -W ignore < /dev/null 2>&1 | tee -a "$out/cuda-tests.txt" \
+        | grep -E "PASSED|FAILED|SKIPPED|Timeout|: [0-9.]+ s$"
+  done < <($py -m pytest tests/test_cuda.py --collect-only -q -p no:cacheprovider 2>/dev/null | grep '::')
+  # If the compiled cnn-2 case hangs alone too, is it Inductor's pool of compile workers? Compile in-process.
+  t=$(limit 120); echo "== the compiled cnn-2 case, compile threads 1 ($(left) s left, at most $t s)"
+  [ "$t" -gt 0 ] && TORCHINDUCTOR_COMPILE_THREADS=1 timeout "$t" $py -m pytest tests/test_cuda.py -k compiled_cnn_2 \
+      -v -s -p no:cacheprovider -W ignore 2>&1 | tee -a "$out/cuda-tests.txt" | grep -E "PASSED|FAILED|SKIPPED|Timeout|: [0-9.]+ s$" ;;
 fast)
   t=$(limit 150); echo "== fast: time to accuracy ($(left) s left, at most $t s)"
   [ "$t" -gt 0 ] && timeout "$t" $py benchmarks/time_to_accuracy.py fast --seeds 0 1 2 --target 0.94 --budget 60 \
@@ -112,7 +115,7 @@ for log in runs/ablation-*.txt; do [ -f "$log" ] && grep -v Warning "$log" | tai
 # Multi-crop TTA on each finished ablation run's validation images (session 14: `evaluate --split validation`),
 # all at once (each is mostly start-up), each printed whole at the end.
 t=$(limit 90 20); mkdir -p runs/tta; rm -f runs/tta/*
-for run in runs/ablation-*/*/; do
+[ "$t" -gt 0 ] && for run in runs/ablation-*/*/; do
   for shift in 0 1; do
     [ -f "$run/weights.pt" ] && [ "$t" -gt 0 ] || continue
     name=$(basename "$(dirname "$run")")-$(basename "$run")-shift$shift
@@ -123,7 +126,7 @@ for run in runs/ablation-*/*/; do
   done
 done
 wait
-cat runs/tta/*.txt 2>/dev/null | tee runs/ablation-tta.txt
+ls runs/tta/*.txt >/dev/null 2>&1 && cat runs/tta/*.txt | tee runs/ablation-tta.txt
 # The runs' small files (never weights or checkpoints), for docs/results; the ablations' .jsonl and .txt too.
 tar czf "$out/runs-small-files.tgz" --exclude='*.pt' --exclude='*.png' runs 2>/dev/null
 ls -la "$out"

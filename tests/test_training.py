@@ -117,22 +117,41 @@ def test_same_seed_same_numbers_other_seed_other_numbers(synthetic_dir, tmp_path
 
 
 def test_deterministic_mode_holds_for_its_run_only_and_leaves_cpu_numbers_alone(synthetic_dir, tmp_path):
+    import os
+
+    import torch._inductor.config as inductor
+
     kwargs = dict(data_dir=synthetic_dir, progress=False, log=lambda s: None)
-    seen = []
+    seen, lines = [], []
+
+    def mode(row):
+        seen.append((torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled(),
+                     getattr(inductor, "deterministic", True), os.environ.get("CUBLAS_WORKSPACE_CONFIG")))
+
+    mode(None)
+    off = seen.pop()  # as the process starts
     plain = train(quick("cnn-2"), tmp_path / "a", **kwargs).history
-    exact = train(quick("cnn-2", deterministic=True), tmp_path / "b",
-                  on_epoch=lambda row: seen.append(torch.are_deterministic_algorithms_enabled()), **kwargs).history
-    assert seen == [True] and not torch.are_deterministic_algorithms_enabled()  # on while it trains, off after
+    exact = train(quick("cnn-2", deterministic=True), tmp_path / "b", on_epoch=mode,
+                  **{**kwargs, "log": lines.append}).history
+    on = (True, True, True, off[3] or ":4096:8")
+    assert seen == [on] and any("deterministic kernels" in line for line in lines)
+    mode(None)
+    assert seen.pop() == off  # all of it restored once the run is over
     assert _history_without_time(exact) == _history_without_time(plain)  # the CPU's kernels were reproducible already
     with pytest.raises(Interrupted):  # restored when a run stops too
         train(quick("cnn-2", deterministic=True, epochs=2), tmp_path / "c", should_stop=lambda e, s: e == 2, **kwargs)
-    assert not torch.are_deterministic_algorithms_enabled()
+    mode(None)
+    assert seen == [on, off]
+    seen.clear()
+    train(quick("cnn-2", deterministic=True, epochs=2), tmp_path / "c", resume=True, on_epoch=mode, **kwargs)
+    assert seen == [on]  # the resumed epoch 2 runs in the mode too
     # Inside a caller's own deterministic mode, a run without the key leaves that mode as it was.
     torch.use_deterministic_algorithms(True)
     try:
         train(quick("cnn-2"), tmp_path / "d", **kwargs)
         assert torch.are_deterministic_algorithms_enabled() and not torch.is_deterministic_algorithms_warn_only_enabled()
-        train(quick("cnn-2", deterministic=True), tmp_path / "e", **kwargs)
+        train(quick("cnn-2", deterministic=True), tmp_path / "e", on_epoch=mode, **kwargs)
+        assert seen[-1][:2] == (True, False)  # the caller's errors stay errors inside the run, not warnings
         assert torch.are_deterministic_algorithms_enabled() and not torch.is_deterministic_algorithms_warn_only_enabled()
     finally:
         torch.use_deterministic_algorithms(False)

@@ -43,27 +43,38 @@ def autocast(device: torch.device, precision: str):
 
 @contextlib.contextmanager
 def deterministic_algorithms(enabled: bool):
-    """PyTorch's deterministic mode inside the block when `enabled`, the previous mode restored after.
+    """PyTorch's deterministic mode inside the block when `enabled`; everything it set is restored after.
 
-    cuDNN, cuBLAS and Inductor then pick kernels that sum in the same order on every run: on CUDA,
-    two same-seed runs of `max` drifted 0.2 points apart without it (session 15). An operation that
-    has no deterministic kernel warns (it does not stop a long run). The CPU's kernels here are
-    reproducible run to run already.
+    cuDNN, cuBLAS and Inductor then pick kernels that sum in the same order on every run, and
+    Inductor benchmarks no kernel choices (a choice by timing can differ between two processes):
+    on CUDA, two same-seed runs of `max` drifted 0.2 points apart without it (session 15). An
+    operation that has no deterministic kernel warns, unless the caller had asked for errors. The
+    CPU's kernels here are reproducible run to run already.
     """
     if not enabled:
         yield
         return
-    saved = torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled()
-    saved_benchmark = torch.backends.cudnn.benchmark
-    # cuBLAS reads this when the process creates its first handle; PyTorch warns if it comes too late.
-    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-    torch.use_deterministic_algorithms(True, warn_only=True)
+    import torch._inductor.config as inductor  # only here: it costs start-up time otherwise
+
+    was_on, was_warn_only = torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled()
+    has_inductor_mode = hasattr(inductor, "deterministic")  # torch 2.10 and later
+    saved_benchmark, saved_inductor = torch.backends.cudnn.benchmark, getattr(inductor, "deterministic", False)
+    saved_workspace = os.environ.get("CUBLAS_WORKSPACE_CONFIG")
+    # PyTorch's documented setting for deterministic cuBLAS; it must be set before the run's first cuBLAS call.
+    os.environ["CUBLAS_WORKSPACE_CONFIG"] = saved_workspace or ":4096:8"
+    torch.use_deterministic_algorithms(True, warn_only=was_warn_only if was_on else True)
     torch.backends.cudnn.benchmark = False
+    if has_inductor_mode:
+        inductor.deterministic = True
     try:
         yield
     finally:
-        torch.use_deterministic_algorithms(saved[0], warn_only=saved[1])
+        torch.use_deterministic_algorithms(was_on, warn_only=was_warn_only)
         torch.backends.cudnn.benchmark = saved_benchmark
+        if has_inductor_mode:
+            inductor.deterministic = saved_inductor
+        if saved_workspace is None:
+            os.environ.pop("CUBLAS_WORKSPACE_CONFIG", None)
 
 
 def cpu_has_native_bf16() -> bool:
