@@ -9,8 +9,9 @@
 #   ablation   a validation study (recipe_ablation.py, split 0.1) of $ABLATION_PRESET (default max),
 #              variants $ABLATION_VARIANTS (';'-separated "TAG KEY=VALUE ..."; default: the preset
 #              against two runs with deterministic = true, which must agree with each other to the
-#              last digit, and whose training time against the preset's is the key's cost), seeds
-#              $ABLATION_SEEDS (default "0 1"), $ABLATION_JOBS runs at once (default 6), started in
+#              last digit, and whose training time against the preset's is the key's cost, and
+#              against the candidate network fastnet2-xl-deep), seeds $ABLATION_SEEDS (default
+#              "0 1"), $ABLATION_JOBS runs at once (default 8: every run of the default), started in
 #              the background (later stages run beside it: their times are then shared) and stopped
 #              at the deadline; resumes in a later call with the same settings; each finished run is
 #              then scored on its validation images with tta_shift 0 and 1 (runs/ablation-tta.txt);
@@ -63,7 +64,7 @@ tests)
   # had compiled in the same process; in one process a hang would also stop every case after it.
   # Faulthandler prints each stuck case's stack after 90 s; TORCH_LOGS prints Dynamo's recompilations.
   while read -r case; do
-    t=$(limit 120); [ "$t" -gt 0 ] || break
+    t=$(limit 150); [ "$t" -gt 0 ] || break  # the determinism case compiles twice from cold caches
     env -u TORCHINDUCTOR_COMPILE_THREADS TORCH_LOGS=recompiles timeout "$t" $py -m pytest "$case" -v -s \
         -p no:cacheprovider -W ignore < /dev/null 2>&1 | tee -a "$out/cuda-tests.txt" \
         | grep -E "PASSED|FAILED|SKIPPED|Timeout|: [0-9.]+ s$"
@@ -86,12 +87,12 @@ max)
   cp runs/time-to-accuracy-max.json "$out/time-to-accuracy-max-$device.json" 2>/dev/null ;;
 ablation)
   preset=${ABLATION_PRESET:-max}
-  IFS=';' read -ra variants <<< "${ABLATION_VARIANTS:-base;det deterministic=true;det-again deterministic=true}"
+  IFS=';' read -ra variants <<< "${ABLATION_VARIANTS:-base;det deterministic=true;det-again deterministic=true;deep model=fastnet2-xl-deep}"
   variant_flags=()
   for v in "${variants[@]}"; do variant_flags+=(--variant "$v device=$device ${sets[*]}"); done
   echo "== ablation of $preset: ${#variants[@]} variants in the background ($(left) s left)"
   read -ra seeds <<< "${ABLATION_SEEDS:-0 1}"
-  setsid $py benchmarks/recipe_ablation.py "$preset" --seeds "${seeds[@]}" --jobs "${ABLATION_JOBS:-6}" --threads 4 \
+  setsid $py benchmarks/recipe_ablation.py "$preset" --seeds "${seeds[@]}" --jobs "${ABLATION_JOBS:-8}" --threads 4 \
       --keep "runs/ablation-$preset" --out "runs/ablation-$preset.jsonl" "${variant_flags[@]}" \
       >> "runs/ablation-$preset.txt" 2>&1 &
   background+=($!) ;;

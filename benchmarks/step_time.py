@@ -1,7 +1,7 @@
 """Training-step time of FastNet widths at batch 256, as ratios to the first width in the same invocation.
 
 Run on purpose (not in CI). Each candidate is a comma-separated width list (stem, then one width per
-block, each block with a residual pair). The step is the presets' bf16 step: channels_last,
+block, each block with a residual pair); a leading "r" gives the stem a residual pair too. The step is the presets' bf16 step: channels_last,
 autocast, cross-entropy, Nesterov SGD. The candidates take turns for `--rounds` rounds of `--steps`
 steps, so the machine's drift falls on all of them alike; the median round is printed beside the
 machine's GEMM rates measured in the same invocation. With --plain-weight-grad each width is also
@@ -12,6 +12,7 @@ timed with oneDNN's weight gradient on the 3x3 maps (`Conv3x3.gemm_weight_grad =
     python benchmarks/step_time.py 32,64,128 16,64,128 16,80,160 --rounds 4
     python benchmarks/step_time.py 64,128,256 --plain-weight-grad
     python benchmarks/step_time.py 16,64,192 --optimizers sgd muon
+    python benchmarks/step_time.py 96,192,384 r96,192,384 128,256,512
 """
 
 from __future__ import annotations
@@ -54,8 +55,10 @@ def main() -> None:
     variants = [(text, gemm, name) for text in args.widths for name in args.optimizers
                 for gemm in ((True, False) if args.plain_weight_grad else (True,))]
     for text, gemm, name in variants:
-        widths = tuple(int(w) for w in text.split(","))
-        model = FastNet(widths, (True,) * (len(widths) - 1), act="relu", pooled_stem_block=True)
+        stem_residual = text.startswith("r")  # "r96,192,384": a residual pair after the stem too
+        widths = tuple(int(w) for w in text.removeprefix("r").split(","))
+        model = FastNet(widths, (True,) * (len(widths) - 1), act="relu", pooled_stem_block=True,
+                        stem_residual=stem_residual)
         model = model.to(memory_format=torch.channels_last)
         config = load_config("fast", {"optimizer": name})
         optimizer = make_optimizer(config, parameter_groups(config, model))

@@ -50,6 +50,9 @@ MODELS: dict[str, ModelEntry] = {e.name: e for e in (
                "cnn", 1_848_768, 20, "fast:fastnet2_wide"),
     ModelEntry("fastnet2-xl", "fastnet2 at three times the width, 96-192-384, for the max preset (not in the paper)",
                "cnn", 4_155_552, 20, "fast:fastnet2_xl"),
+    ModelEntry("fastnet2-xl-deep", "fastnet2-xl with a residual pair at 14x14 after the stem too (+27% multiply-adds), "
+               "a candidate for the max preset, not yet measured (not in the paper)", "cnn", 4_321_824, 23,
+               "fast:fastnet2_xl_deep"),
     ModelEntry("fastnet3", "fastnet2 with a 16-channel stem and a 192-channel last stage, 16-64-192, for the fast "
                "preset (not in the paper)", "cnn", 860_720, 20, "fast:fastnet3"),
 )}
