@@ -101,7 +101,7 @@ def fastnet2_xl() -> FastNet:
 # A candidate for max (session 15), not yet measured for accuracy: fastnet2-xl with a residual pair at
 # 14x14 after the stem as well. On an H200, 100 epochs of fastnet2-xl scored no higher than 70 on the
 # validation split, so max needs a stronger network, not a longer schedule. This one adds 27% of
-# multiply-adds where fastnet2-xl has none: at the resolution where the images' detail still is.
+# multiply-adds at 14x14, where fastnet2-xl runs a single convolution and the images' detail still is.
 def fastnet2_xl_deep() -> FastNet:
     return FastNet((96, 192, 384), (True, True), act="relu", pooled_stem_block=True, stem_residual=True)
 
