@@ -2,8 +2,8 @@
 
 Run on purpose (not in CI). Each candidate is a comma-separated width list (stem, then one width per
 block, each block with a residual pair); a leading "r" gives the stem a residual pair too. The step
-is the presets' bf16 step: channels_last, autocast, cross-entropy, Nesterov SGD. The candidates take turns for `--rounds` rounds of `--steps`
-steps, so the machine's drift falls on all of them alike; the median round is printed beside the
+is the presets' bf16 step: channels_last, autocast, cross-entropy, Nesterov SGD. The candidates
+take turns for `--rounds` rounds of `--steps` steps, so the machine's drift falls on all of them alike; the median round is printed beside the
 machine's GEMM rates measured in the same invocation. With --plain-weight-grad each width is also
 timed with oneDNN's weight gradient on the 3x3 maps (`Conv3x3.gemm_weight_grad = False`). With
 --optimizers sgd muon each width is timed with each optimizer, as the training engine builds it
