@@ -63,16 +63,17 @@ tests)
   # Sessions 12 and 15 saw the compiled cnn-2 case hang in Inductor's backward compile after the ann-1 case
   # had compiled in the same process; in one process a hang would also stop every case after it.
   # Faulthandler prints each stuck case's stack after 90 s; TORCH_LOGS prints Dynamo's recompilations.
+  outcome="PASSED|FAILED|SKIPPED|Timeout|: [0-9.]+ s$"  # on screen; the whole output goes to cuda-tests.txt
   while read -r case; do
     t=$(limit 150); [ "$t" -gt 0 ] || break  # the determinism case compiles twice from cold caches
     env -u TORCHINDUCTOR_COMPILE_THREADS TORCH_LOGS=recompiles timeout "$t" $py -m pytest "$case" -v -s \
         -p no:cacheprovider -W ignore < /dev/null 2>&1 | tee -a "$out/cuda-tests.txt" \
-        | grep -E "PASSED|FAILED|SKIPPED|Timeout|: [0-9.]+ s$"
+        | grep -E "$outcome"
   done < <($py -m pytest tests/test_cuda.py --collect-only -q -p no:cacheprovider 2>/dev/null | grep '::')
   # If the compiled cnn-2 case hangs alone too, is it Inductor's pool of compile workers? Compile in-process.
   t=$(limit 120); echo "== the compiled cnn-2 case, compile threads 1 ($(left) s left, at most $t s)"
   [ "$t" -gt 0 ] && TORCHINDUCTOR_COMPILE_THREADS=1 timeout "$t" $py -m pytest tests/test_cuda.py -k compiled_cnn_2 \
-      -v -s -p no:cacheprovider -W ignore 2>&1 | tee -a "$out/cuda-tests.txt" | grep -E "PASSED|FAILED|SKIPPED|Timeout|: [0-9.]+ s$" ;;
+      -v -s -p no:cacheprovider -W ignore 2>&1 | tee -a "$out/cuda-tests.txt" | grep -E "$outcome" ;;
 fast)
   t=$(limit 150); echo "== fast: time to accuracy ($(left) s left, at most $t s)"
   [ "$t" -gt 0 ] && timeout "$t" $py benchmarks/time_to_accuracy.py fast --seeds 0 1 2 --target 0.94 --budget 60 \

@@ -4,7 +4,6 @@ These run only where a CUDA device is present (this project's CI has none; they 
 machine); everything else in the suite covers the same code on the CPU.
 """
 
-import csv
 import faulthandler
 import json
 import os
@@ -18,6 +17,7 @@ import torch
 from fashionlab.cli import main
 from fashionlab.evaluation import evaluate_run
 from fashionlab.experiment import load_config
+from fashionlab.runs import RunDir
 from fashionlab.training import Interrupted, train
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device here")
@@ -85,8 +85,7 @@ def test_cuda_deterministic_same_seed_same_numbers_in_two_processes(synthetic_di
                 "deterministic=true", "--quiet"]
         env = {**os.environ, "TORCHINDUCTOR_CACHE_DIR": str(tmp_path / f"inductor-{name}")}
         subprocess.run(argv, env=env, check=True, timeout=600)
-        with open(tmp_path / name / "history.csv") as fh:
-            histories.append([{k: v for k, v in row.items() if k != "seconds"} for row in csv.DictReader(fh)])
+        histories.append([{k: v for k, v in row.items() if k != "seconds"} for row in RunDir(tmp_path / name).read_history()])
     assert histories[0] == histories[1]
 
 

@@ -57,22 +57,20 @@ def deterministic_algorithms(enabled: bool):
     import torch._inductor.config as inductor  # only here: it costs start-up time otherwise
 
     was_on, was_warn_only = torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled()
-    has_inductor_mode = hasattr(inductor, "deterministic")  # torch 2.10 and later
-    saved_benchmark, saved_inductor = torch.backends.cudnn.benchmark, getattr(inductor, "deterministic", False)
+    saved_benchmark = torch.backends.cudnn.benchmark
     saved_workspace = os.environ.get("CUBLAS_WORKSPACE_CONFIG")
     # PyTorch's documented setting for deterministic cuBLAS; it must be set before the run's first cuBLAS call.
     os.environ["CUBLAS_WORKSPACE_CONFIG"] = saved_workspace or ":4096:8"
     torch.use_deterministic_algorithms(True, warn_only=was_warn_only if was_on else True)
     torch.backends.cudnn.benchmark = False
-    if has_inductor_mode:
-        inductor.deterministic = True
     try:
-        yield
+        with contextlib.ExitStack() as stack:
+            if hasattr(inductor, "deterministic"):  # torch 2.10 and later; patch() restores it
+                stack.enter_context(inductor.patch(deterministic=True))
+            yield
     finally:
         torch.use_deterministic_algorithms(was_on, warn_only=was_warn_only)
         torch.backends.cudnn.benchmark = saved_benchmark
-        if has_inductor_mode:
-            inductor.deterministic = saved_inductor
         if saved_workspace is None:
             os.environ.pop("CUBLAS_WORKSPACE_CONFIG", None)
 

@@ -468,8 +468,9 @@ def open_study(spec: SweepSpec, storage, study_name: str):
     theirs = study.user_attrs.get(SPEC_ATTR)
     if theirs is None:
         study.set_user_attr(SPEC_ATTR, mine)
-    elif _comparable(theirs) != _comparable(mine):
-        mine, theirs = _comparable(mine), _comparable(theirs)
+        return study
+    mine, theirs = _comparable(mine), _comparable(theirs)
+    if theirs != mine:
         keys = sorted(k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k))
         ours, other = mine.get("base_config"), theirs.get("base_config")
         if "base_config" in keys and isinstance(ours, dict) and isinstance(other, dict):
