@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # One lent-GPU session, prepared in advance (device time is scarce). Stages, in the order given
 # (default: tests fast max reproduce):
-#   tests      the CUDA tests, each case in a process of its own, then the compiled cnn-2 case compiling
-#              in-process (without Inductor's compile workers);
+#   tests      the CUDA tests, each case in a process of its own; then the ann-1 case and the compiled
+#              cnn-2 case in one process (the pair that hung before session 16's Dynamo reset); then
+#              the compiled cnn-2 case compiling in-process (without Inductor's compile workers);
 #   fast       the fast preset's time to accuracy, seeds 0-2, alone on the GPU;
 #   max        the max preset's time to accuracy, seed 0, alone on the GPU (70 epochs); it stops
 #              $MAX_RESERVE_S seconds (default 20) before the deadline and resumes in a later call;
@@ -70,6 +71,13 @@ tests)
         -p no:cacheprovider -W ignore < /dev/null 2>&1 | tee -a "$out/cuda-tests.txt" \
         | grep -E "$outcome"
   done < <($py -m pytest tests/test_cuda.py --collect-only -q -p no:cacheprovider 2>/dev/null | grep '::')
+  # The pair that hung in one process, ann-1 then the compiled cnn-2: since session 16 each compiled run
+  # starts with torch._dynamo.reset(), so cnn-2 no longer compiles with ann-1's symbolic batch size.
+  t=$(limit 150); echo "== ann-1, then the compiled cnn-2 case, in one process ($(left) s left, at most $t s)"
+  [ "$t" -gt 0 ] && env -u TORCHINDUCTOR_COMPILE_THREADS TORCH_LOGS=recompiles timeout "$t" $py -m pytest \
+      "tests/test_cuda.py::test_cuda_run_in_bf16_scores_again_the_same[ann-1]" \
+      tests/test_cuda.py::test_cuda_compiled_cnn_2_scores_again_the_same -v -s -p no:cacheprovider -W ignore \
+      < /dev/null 2>&1 | tee -a "$out/cuda-tests.txt" | grep -E "$outcome"
   # If the compiled cnn-2 case hangs alone too, is it Inductor's pool of compile workers? Compile in-process.
   t=$(limit 120); echo "== the compiled cnn-2 case, compile threads 1 ($(left) s left, at most $t s)"
   [ "$t" -gt 0 ] && TORCHINDUCTOR_COMPILE_THREADS=1 timeout "$t" $py -m pytest tests/test_cuda.py -k compiled_cnn_2 \

@@ -361,6 +361,32 @@ def test_compiled_model_trains_and_saves_plain_weights(synthetic_dir, tmp_path, 
     assert disagreements == []
 
 
+def test_each_compiled_run_compiles_as_in_a_fresh_process(synthetic_dir, tmp_path, monkeypatch):
+    """Dynamo keeps one frame for every compiled model in a process. Without a reset per run, ann-1's
+    short last batch made the next run compile with a symbolic batch size from its first step
+    (session 16, on the CPU: cnn-2 after ann-1, and ann-1 after itself; this failed before)."""
+    from torch._inductor.compile_fx import compile_fx
+
+    symbolic, original = [], torch.compile  # per compiled run: for each graph, whether a size was symbolic
+
+    def spy(model, *args, **kwargs):
+        symbolic.append([])
+
+        def record(graph, inputs):  # Inductor, noting whether the graph was given a symbolic size
+            symbolic[-1].append(any(isinstance(x, torch.SymInt) for x in inputs))
+            return compile_fx(graph, inputs)
+
+        return original(model, backend=record)
+
+    monkeypatch.setattr(torch, "compile", spy)
+    train(quick("ann-1", compile="on"), tmp_path / "ann-1", data_dir=synthetic_dir, progress=False, log=lambda s: None)
+    assert symbolic[0] == [False, True]  # its last batch (34 images, not 100) recompiled it with a symbolic size
+    # Again, on 100 training images: a single full batch, so this run never meets a second batch size.
+    train(quick("ann-1", compile="on", train_limit=150), tmp_path / "again", data_dir=synthetic_dir,
+          progress=False, log=lambda s: None)
+    assert symbolic[1] and not any(symbolic[1]), symbolic[1]
+
+
 def test_shift_moves_whole_pixels():
     x = torch.zeros(200, 1, 28, 28)
     x[:, :, 14, 14] = 1.0

@@ -552,6 +552,12 @@ def _set_up(run: RunDir, config: ExperimentConfig, data_dir, fresh: bool = True)
         # forward differs in its last bits: `evaluate` disagreed with compiled `fast` and cnn-2 runs on
         # the CPU). On this project's 2-core CPU compiling made CNN-2's steps slower (bf16: 26.7 ms against
         # 24.5 ms, README "Speed"): CUDA only by default.
+        # Compile as a fresh process would. Compiled models share Dynamo's frames (every paper model one,
+        # every FastNet another), so a run earlier in this process (`reproduce --jobs 1`, a sweep worker,
+        # a notebook) would leave its guards and shape history behind: the next run then compiled with a
+        # symbolic batch size from its first step (seen on the CPU: cnn-2 after ann-1), and its
+        # recompiles counted towards Dynamo's limit of 8, past which frames silently run eagerly.
+        torch._dynamo.reset()
         forward = torch.compile(model)
     optimizer = make_optimizer(config, parameter_groups(config, model))
     shuffle_gen = torch.Generator().manual_seed(config.seed)
