@@ -9,7 +9,8 @@ from torch.optim.swa_utils import update_bn
 from fashionlab.data import load_dataset
 from fashionlab.evaluation import load_run_model, to_input, loss_and_accuracy
 from fashionlab.experiment import load_config
-from fashionlab.training import train, validation_split
+from fashionlab.data.dataset import validation_split
+from fashionlab.training import train
 
 decay = float(sys.argv[1]); preset = sys.argv[2] if len(sys.argv) > 2 else "fast"
 torch.set_num_threads(1)

@@ -52,6 +52,8 @@ class FastNet(nn.Module):
     def __init__(self, widths=(32, 64, 128), residual=(True, True), stem_pool: bool = True, scale: float = 0.125,
                  act: str = "gelu", pooled_stem_block: bool = False, stem_residual: bool = False):
         super().__init__()
+        if stem_residual and not pooled_stem_block:
+            raise ValueError("stem_residual needs pooled_stem_block: only the pooled stem block has a residual pair")
         stem, *rest = widths
         # The stem's pool halves the resolution before the first wide convolution. As a Block it
         # pools right after the convolution, so BatchNorm and the activation run on a quarter of
