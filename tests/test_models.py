@@ -247,3 +247,31 @@ def test_conv3x3_takes_conv2ds_own_path_outside_bf16_training():
             assert "_GemmWeightGrad" not in type(conv(x).grad_fn).__name__  # switched off for benchmarks
     finally:
         Conv3x3.gemm_weight_grad = True
+
+
+def test_profile_step_counts_conv3x3s_weight_gradient_gemm_as_convolution():
+    """benchmarks/profile_step.py once counted the GEMM inside Conv3x3's weight gradient as a dense
+    layer, and printed the convolutions at 115% of the machine's GEMM rate (session 16)."""
+    import importlib.util
+    from pathlib import Path
+
+    from torch.profiler import ProfilerActivity, profile
+
+    from fashionlab.models.conv3x3 import Conv3x3
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "profile_step.py"
+    spec = importlib.util.spec_from_file_location("profile_step", path)
+    profile_step = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(profile_step)
+    conv, dense = Conv3x3(8, 16), torch.nn.Linear(16 * 9, 10)
+    x = torch.randn(4, 8, 3, 3).contiguous(memory_format=torch.channels_last)
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        with torch.autocast("cpu", torch.bfloat16):
+            y = dense(conv(x).flatten(1))
+        y.float().sum().backward()
+    kinds = {}
+    for event in prof.events():
+        if event.name == "aten::mm":
+            kinds.setdefault(profile_step.kind_of(event), []).append(event)
+    # the dense layer's backward GEMM(s), and exactly one in the convolution's weight gradient
+    assert len(kinds.get("convolution", [])) == 1 and kinds.get("dense layers"), kinds
