@@ -73,8 +73,11 @@ tests)
   done < <($py -m pytest tests/test_cuda.py --collect-only -q -p no:cacheprovider 2>/dev/null | grep '::')
   # The pair that hung in one process, ann-1 then the compiled cnn-2: since session 16 each compiled run
   # starts with torch._dynamo.reset(), so cnn-2 no longer compiles with ann-1's symbolic batch size.
+  # An empty Inductor cache: the solo case above cached cnn-2's static graphs, and a cache hit would
+  # skip the compile workers, passing whatever the cause. The log shows whether cnn-2 compiled static.
   t=$(limit 150); echo "== ann-1, then the compiled cnn-2 case, in one process ($(left) s left, at most $t s)"
-  [ "$t" -gt 0 ] && env -u TORCHINDUCTOR_COMPILE_THREADS TORCH_LOGS=recompiles timeout "$t" $py -m pytest \
+  [ "$t" -gt 0 ] && env -u TORCHINDUCTOR_COMPILE_THREADS TORCHINDUCTOR_CACHE_DIR="$(mktemp -d)" \
+      TORCH_LOGS=recompiles,dynamic timeout "$t" $py -m pytest \
       "tests/test_cuda.py::test_cuda_run_in_bf16_scores_again_the_same[ann-1]" \
       tests/test_cuda.py::test_cuda_compiled_cnn_2_scores_again_the_same -v -s -p no:cacheprovider -W ignore \
       < /dev/null 2>&1 | tee -a "$out/cuda-tests.txt" | grep -E "$outcome"

@@ -40,7 +40,9 @@ def kind_of(event) -> str:
     else by its own name."""
     caller = event
     while caller is not None:
-        if "gemmweightgrad" in caller.name.lower():
+        # The node itself, not the autograd engine's wrapper around it: the engine also sums a
+        # tensor's gradients from its several users there, as it does for every other node.
+        if caller.name == "_GemmWeightGradBackward":
             return "convolution"
         caller = caller.cpu_parent
     name = event.name.lower()

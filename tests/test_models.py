@@ -249,10 +249,11 @@ def test_conv3x3_takes_conv2ds_own_path_outside_bf16_training():
         Conv3x3.gemm_weight_grad = True
 
 
-def test_profile_step_counts_conv3x3s_weight_gradient_gemm_as_convolution():
+def test_profile_step_counts_conv3x3s_weight_gradient_gemm_as_convolution(monkeypatch):
     """benchmarks/profile_step.py once counted the GEMM inside Conv3x3's weight gradient as a dense
     layer, and printed the convolutions at 115% of the machine's GEMM rate (session 16)."""
     import importlib.util
+    import sys
     from pathlib import Path
 
     from torch.profiler import ProfilerActivity, profile
@@ -260,6 +261,7 @@ def test_profile_step_counts_conv3x3s_weight_gradient_gemm_as_convolution():
     from fashionlab.models.conv3x3 import Conv3x3
 
     path = Path(__file__).resolve().parents[1] / "benchmarks" / "profile_step.py"
+    monkeypatch.setattr(sys, "path", list(sys.path))  # the script puts benchmarks/ first: undone after the test
     spec = importlib.util.spec_from_file_location("profile_step", path)
     profile_step = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(profile_step)

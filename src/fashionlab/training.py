@@ -556,7 +556,8 @@ def _set_up(run: RunDir, config: ExperimentConfig, data_dir, fresh: bool = True)
         # every FastNet another), so a run earlier in this process (`reproduce --jobs 1`, a sweep worker,
         # a notebook) would leave its guards and shape history behind: the next run then compiled with a
         # symbolic batch size from its first step (seen on the CPU: cnn-2 after ann-1), and its
-        # recompiles counted towards Dynamo's limit of 8, past which frames silently run eagerly.
+        # recompiles counted towards Dynamo's limit of 8, past which Dynamo warns and runs frames eagerly.
+        # The reset is process-wide: whatever else this process compiled is compiled again when next called.
         torch._dynamo.reset()
         forward = torch.compile(model)
     optimizer = make_optimizer(config, parameter_groups(config, model))
