@@ -78,13 +78,15 @@ class Dropout(nn.Dropout):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.training or self.p == 0 or x.device.type != "cpu" or self.inplace:
             return super().forward(x)
-        return _MaskMultiply.apply(x, _keep_mask(x, self.p))
+        mask = _keep_mask(x, self.p)  # a local, not a value on the stack: Dynamo resumes here without retracing
+        return _MaskMultiply.apply(x, mask)
 
 
 # Same-width signed torch and unsigned NumPy integer types, to write a float's bit pattern.
 _INTEGER_VIEWS = {2: (torch.int16, np.uint16), 4: (torch.int32, np.uint32), 8: (torch.int64, np.uint64)}
 
 
+@torch.compiler.disable
 def _keep_mask(x: torch.Tensor, p: float) -> torch.Tensor:
     """1 / (1 - p) where an element is kept (probability 1 - p), 0 where it is dropped; x's dtype and layout."""
     seed = int(torch.randint(0, 2**62, (1,)).item())
