@@ -80,7 +80,8 @@ def train(experiment="fast", out: str | os.PathLike | None = None, *, seeds=None
     `overrides` are config keys (`epochs=1, train_limit=5000, precision="fp32"`). With `seeds`
     (e.g. `[0, 1, 2]`), each seed trains into OUT/seed-N and the result is the seeds summary
     (a dict: each metric's mean, sd and n; also in OUT/seeds.json). Default `out`:
-    runs/NAME-TIMESTAMP, as the CLI.
+    runs/NAME-TIMESTAMP, as the CLI. A compiled run (`compile="on"`, or CUDA) first calls
+    `torch._dynamo.reset()`: your own compiled functions in this process compile again afterwards.
     """
     from .experiment import ExperimentConfig, config_from_dict, load_config
 
