@@ -374,7 +374,7 @@ def test_compiled_cpu_run_draws_the_eager_runs_dropout_masks(precision, syntheti
 
 
 def test_each_compiled_run_compiles_as_in_a_fresh_process(synthetic_dir, tmp_path, monkeypatch):
-    """Dynamo keeps one frame for every compiled model in a process. Without a reset per run, ann-1's
+    """Compiled models share Dynamo's frames (every paper model one). Without a reset per run, ann-1's
     short last batch made the next run compile with a symbolic batch size from its first step
     (session 16, on the CPU: cnn-2 after ann-1, and ann-1 after itself; this failed before)."""
     symbolic, original = [], torch.compile  # per compiled run: for each graph, whether a size was symbolic
