@@ -9,9 +9,9 @@
 #              $MAX_RESERVE_S seconds (default 20) before the deadline and resumes in a later call;
 #   ablation   a validation study (recipe_ablation.py, split 0.1) of $ABLATION_PRESET (default max),
 #              variants $ABLATION_VARIANTS (';'-separated "TAG KEY=VALUE ..."; default: the preset
-#              against two runs with deterministic = true, which must agree with each other to the
-#              last digit, and whose training time against the preset's is the key's cost, and
-#              against the candidate network fastnet2-xl-deep), seeds $ABLATION_SEEDS (default
+#              against deterministic = true, whose training time against the preset's is the key's
+#              cost (tests/test_cuda.py checks that it repeats a run's numbers), and against two
+#              candidate networks, fastnet2-xl-deep and, for 50 epochs, fastnet2-xxl), seeds $ABLATION_SEEDS (default
 #              "0 1"), $ABLATION_JOBS runs at once (default 8: every run of the default), started in
 #              the background (later stages run beside it: their times are then shared) and stopped
 #              at the deadline; resumes in a later call with the same settings; each finished run is
@@ -99,7 +99,7 @@ max)
   cp runs/time-to-accuracy-max.json "$out/time-to-accuracy-max-$device.json" 2>/dev/null ;;
 ablation)
   preset=${ABLATION_PRESET:-max}
-  IFS=';' read -ra variants <<< "${ABLATION_VARIANTS:-base;det deterministic=true;det-again deterministic=true;deep model=fastnet2-xl-deep}"
+  IFS=';' read -ra variants <<< "${ABLATION_VARIANTS:-base;det deterministic=true;deep model=fastnet2-xl-deep;wide model=fastnet2-xxl epochs=50}"
   variant_flags=()
   for v in "${variants[@]}"; do variant_flags+=(--variant "$v device=$device ${sets[*]}"); done
   echo "== ablation of $preset: ${#variants[@]} variants in the background ($(left) s left)"

@@ -108,6 +108,14 @@ def fastnet2_xl_deep() -> FastNet:
     return FastNet((96, 192, 384), (True, True), act="relu", pooled_stem_block=True, stem_residual=True)
 
 
+# A second candidate for max (session 16), not yet measured for accuracy: fastnet2 at four times the
+# width, 128-256-512. Its step took 1.76x fastnet2-xl's on an AMD EPYC (session 15), so to fit max's
+# time it would train 50 epochs, not 70 (1.26x the time): on an H200, 100 epochs of fastnet2-xl
+# scored no higher than 70, which leaves room to trade epochs for width.
+def fastnet2_xxl() -> FastNet:
+    return FastNet((128, 256, 512), (True, True), act="relu", pooled_stem_block=True)
+
+
 # Version 3 (session 8): a 16-channel stem, and the width it frees spent on the last stage. The
 # stem's 28x28 convolution and pool cost a fifth of fastnet2's step for 2% of its multiply-adds, and
 # the whitening init fills 16 filters with the patches' 8 strongest whitening filters and their negatives.

@@ -53,6 +53,8 @@ MODELS: dict[str, ModelEntry] = {e.name: e for e in (
     ModelEntry("fastnet2-xl-deep", "fastnet2-xl with a residual pair at 14x14 after the stem too (+27% multiply-adds), "
                "a candidate for the max preset, not yet measured (not in the paper)", "cnn", 4_321_824, 23,
                "fast:fastnet2_xl_deep"),
+    ModelEntry("fastnet2-xxl", "fastnet2 at four times the width, 128-256-512, a candidate for the max preset at 50 "
+               "epochs, not yet measured (not in the paper)", "cnn", 7_383_936, 20, "fast:fastnet2_xxl"),
     ModelEntry("fastnet3", "fastnet2 with a 16-channel stem and a 192-channel last stage, 16-64-192, for the fast "
                "preset (not in the paper)", "cnn", 860_720, 20, "fast:fastnet3"),
 )}
