@@ -103,11 +103,13 @@ def test_registry_records_each_models_real_size(name):
     assert (entry.parameters, entry.hidden_layers) == (summary.trainable, summary.hidden_layers)
 
 
-def test_fastnet_refuses_a_stem_residual_it_would_not_build():
+def test_fastnet_refuses_stem_settings_it_would_not_build():
     from fashionlab.models.fast import FastNet
 
     with pytest.raises(ValueError, match="pooled_stem_block"):
         FastNet((16, 32, 64), stem_residual=True)  # the plain stem has no residual pair: it was silently dropped
+    with pytest.raises(ValueError, match="stem_pool"):
+        FastNet((16, 32, 64), stem_pool=False, pooled_stem_block=True)  # the pooled stem block pooled anyway
     with_pair = FastNet((16, 32, 64), pooled_stem_block=True, stem_residual=True)
     without = FastNet((16, 32, 64), pooled_stem_block=True)
     assert sum(p.numel() for p in with_pair.parameters()) > sum(p.numel() for p in without.parameters())

@@ -54,6 +54,8 @@ class FastNet(nn.Module):
         super().__init__()
         if stem_residual and not pooled_stem_block:
             raise ValueError("stem_residual needs pooled_stem_block: only the pooled stem block has a residual pair")
+        if pooled_stem_block and not stem_pool:
+            raise ValueError("pooled_stem_block always pools: stem_pool=False applies to the plain stem only")
         stem, *rest = widths
         # The stem's pool halves the resolution before the first wide convolution. As a Block it
         # pools right after the convolution, so BatchNorm and the activation run on a quarter of
