@@ -373,6 +373,16 @@ def test_compiled_cpu_run_draws_the_eager_runs_dropout_masks(precision, syntheti
     assert compiled == pytest.approx(eager, rel=1e-3), (eager, compiled)  # the same masks; fused kernels' last bits aside
 
 
+def test_compiled_cpu_run_interrupted_and_resumed_gives_the_straight_runs_numbers(synthetic_dir, tmp_path):
+    config = quick("cnn-2", epochs=2, compile="on")  # compiles again on resume, and draws on the same dropout masks
+    straight = train(config, tmp_path / "a", data_dir=synthetic_dir, progress=False, log=lambda s: None)
+    with pytest.raises(Interrupted):
+        train(config, tmp_path / "b", data_dir=synthetic_dir, should_stop=lambda e, s: (e, s) == (1, 3),
+              progress=False, log=lambda s: None)
+    resumed = train(config, tmp_path / "b", data_dir=synthetic_dir, resume=True, progress=False, log=lambda s: None)
+    assert [row["val_loss"] for row in resumed.history] == [row["val_loss"] for row in straight.history]
+
+
 def test_each_compiled_run_compiles_as_in_a_fresh_process(synthetic_dir, tmp_path, monkeypatch):
     """Compiled models share Dynamo's frames (every paper model one). Without a reset per run, ann-1's
     short last batch made the next run compile with a symbolic batch size from its first step
