@@ -19,8 +19,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import gemm_gflops  # noqa: E402
 
-SHAPES = [(32, 64, 14), (64, 64, 7), (64, 128, 7), (128, 128, 3), (128, 256, 7), (256, 256, 3), (192, 384, 7),
-          (384, 384, 3)]  # the fastnet2 family's convolutions: fast, best and max
+SHAPES = [(1, 16, 28), (16, 64, 14), (64, 64, 7), (64, 192, 7), (192, 192, 3),  # fastnet3 (fast), stem first
+          (1, 32, 28), (32, 64, 14), (64, 128, 7), (128, 128, 3),  # fastnet2
+          (1, 64, 28), (128, 256, 7), (256, 256, 3),  # fastnet2-wide (best)
+          (1, 96, 28), (192, 384, 7), (384, 384, 3)]  # fastnet2-xl (max)
 
 
 def main() -> None:

@@ -37,6 +37,7 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn, update_bn
 from .data import Dataset, load_dataset, split_training_set
 from .data.augment import augment_batch
 from .device import autocast, deterministic_algorithms, place_model, resolve_device, resolve_precision
+from .host_memory import reuse_freed_memory
 from .errors import UserError
 from .evaluation import eval_batches, evaluate, loss_and_accuracy, predict_logits, to_input
 from .experiment import RUN_SETTINGS, ExperimentConfig, config_from_dict, load_config
@@ -383,7 +384,7 @@ def _train_locked(run: RunDir, config: ExperimentConfig, data_dir, resume: bool,
                   on_epoch: Callable[[dict], None] | None, kind: str) -> TrainResult:
     """`train`, with the run directory locked against any other writer."""
     config, checkpoint = _open_run(config, run, resume)
-    with deterministic_algorithms(config.deterministic):
+    with deterministic_algorithms(config.deterministic), reuse_freed_memory():
         return _fit(run, config, checkpoint, data_dir, progress, should_stop, log, on_epoch, kind)
 
 
