@@ -45,8 +45,9 @@ def reuse_freed_memory():
     against 1.81 GB at the peak).
 
     Afterwards blocks above 32 MiB are mapped again, as glibc's adjusted defaults map them (AFTER),
-    and the kept memory is returned to the system (malloc_trim), so a long-lived process (a
-    notebook, a sweep worker) does not hold a run's peak. Elsewhere than glibc it does nothing.
+    unless a block freed in the heap during the run holds them, and the kept memory's pages are
+    returned to the system (malloc_trim), so a long-lived process (a notebook, a sweep worker) does
+    not hold a run's peak. Elsewhere than glibc it does nothing.
     """
     libc = glibc()
     if libc is None:
