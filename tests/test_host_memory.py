@@ -11,6 +11,7 @@ from fashionlab.host_memory import glibc, reuse_freed_memory
 from fashionlab.training import train
 
 LARGE = 64 << 20  # above glibc's largest mmap threshold (32 MiB): always a fresh mapping by default
+SHORT_RUN = {"epochs": 2, "train_limit": 200, "device": "cpu"}
 
 
 class _Mallinfo2(ctypes.Structure):
@@ -50,7 +51,7 @@ def test_large_tensors_come_from_the_heap_inside_the_block_only(mallinfo):
 
 def test_training_keeps_the_heap_during_the_run_and_maps_large_blocks_after_it(mallinfo, synthetic_dir, tmp_path):
     during = []
-    config = load_config("ann-1", {"epochs": 2, "train_limit": 200, "device": "cpu"})
+    config = load_config("ann-1", SHORT_RUN)
     train(config, tmp_path / "run", data_dir=synthetic_dir, progress=False, log=lambda s: None,
           on_epoch=lambda row: during.append(_maps_a_large_tensor(mallinfo)))
     assert during == [False, False]
@@ -61,7 +62,7 @@ def test_training_maps_large_blocks_again_after_a_failed_run(mallinfo, synthetic
     def fail(row):
         raise RuntimeError("stop here")
 
-    config = load_config("ann-1", {"epochs": 2, "train_limit": 200, "device": "cpu"})
+    config = load_config("ann-1", SHORT_RUN)
     with pytest.raises(RuntimeError, match="stop here"):
         train(config, tmp_path / "run", data_dir=synthetic_dir, progress=False, log=lambda s: None, on_epoch=fail)
     assert _maps_a_large_tensor(mallinfo)
