@@ -115,6 +115,24 @@ def test_fastnet_refuses_stem_settings_it_would_not_build():
     assert sum(p.numel() for p in with_pair.parameters()) > sum(p.numel() for p in without.parameters())
 
 
+def test_fastnet_pool_first_runs_the_blocks_convolution_on_the_pooled_map():
+    from fashionlab.models.fast import FastNet, fastnet3, fastnet3_pool_first, fastnet3_pool_first_both
+
+    def conv_sides(model):  # each convolution's output side, in the order they run
+        sides = []
+        for conv in [m for m in model.modules() if isinstance(m, torch.nn.Conv2d)]:
+            conv.register_forward_hook(lambda module, inputs, output: sides.append(output.shape[-1]))
+        model.eval()(torch.zeros(2, 1, 28, 28))
+        return sides
+
+    # stem at 28, then each block's convolution and its residual pair at the pooled size
+    assert conv_sides(fastnet3()) == [28, 14, 7, 7, 7, 3, 3]
+    assert conv_sides(fastnet3_pool_first()) == [28, 14, 7, 7, 3, 3, 3]
+    assert conv_sides(fastnet3_pool_first_both()) == [28, 7, 7, 7, 3, 3, 3]
+    with pytest.raises(ValueError, match="one value per block"):
+        FastNet((16, 32, 64), pool_first=(True,))
+
+
 def test_models_list_and_config_checks_do_not_load_torch():
     """`models list` took 7 s when it built every model; the registry answers without PyTorch."""
     import subprocess
