@@ -5,7 +5,7 @@ batch 256 it times the forward, oneDNN's weight gradient and the GEMM weight gra
 warm-up, the two gradients taking turns, and prints their ratio beside the machine's bf16 GEMM
 rate measured in the same invocation. Conv3x3 uses the GEMM on maps of at most SMALL_MAP pixels.
 The tensors have the strides they have in training (see the comment in the loop): before session 17
-they did not, and the stem's rows (1 input channel) were 3-4x too slow for oneDNN.
+they did not, and oneDNN's weight gradient in the stem's rows (1 input channel) was 4.5-6x too slow.
 
     python benchmarks/conv_weight_grad.py --threads 2
     python benchmarks/conv_weight_grad.py --glibc-defaults   # what training's malloc settings change
@@ -61,7 +61,7 @@ def main() -> None:
             # Strides as in training: weights and gradients channels_last as Module.to(memory_format=...)
             # makes them, the input as training.py's .contiguous(memory_format=...) leaves it (a 1-channel
             # image keeps its NCHW strides). With an NCHW-strided stem weight too, as this script made it
-            # before session 17, oneDNN's stem kernels ran 3-4x slower than they do in training.
+            # before session 17, oneDNN's stem weight gradient ran 4.5-6x slower than in training.
             def channels_last(*shape):
                 return torch.empty(*shape, dtype=torch.bfloat16, memory_format=torch.channels_last).normal_()
 
