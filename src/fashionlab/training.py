@@ -37,11 +37,11 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn, update_bn
 from .data import Dataset, load_dataset, split_training_set
 from .data.augment import augment_batch
 from .device import autocast, deterministic_algorithms, place_model, resolve_device, resolve_precision
-from .host_memory import reuse_freed_memory
 from .errors import UserError
 from .evaluation import eval_batches, evaluate, loss_and_accuracy, predict_logits, to_input
 from .experiment import RUN_SETTINGS, ExperimentConfig, config_from_dict, load_config
 from .fileio import WriteFailure
+from .host_memory import reuse_freed_memory
 from .models import build_model
 from .models.init import dirac_, whiten_first_conv_
 from .models.layers import apply_constraints
