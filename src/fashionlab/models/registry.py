@@ -48,13 +48,14 @@ MODELS: dict[str, ModelEntry] = {e.name: e for e in (
                "the CPU, for the fast preset (not in the paper)", "cnn", 463_584, 20, "fast:fastnet2"),
     ModelEntry("fastnet2-wide", "fastnet2 at twice the width, 64-128-256, for the best preset (not in the paper)",
                "cnn", 1_848_768, 20, "fast:fastnet2_wide"),
-    ModelEntry("fastnet2-xl", "fastnet2 at three times the width, 96-192-384, for the max preset (not in the paper)",
+    ModelEntry("fastnet2-xl", "fastnet2 at three times the width, 96-192-384, the max preset's network in sessions 5 "
+               "to 17 (not in the paper)",
                "cnn", 4_155_552, 20, "fast:fastnet2_xl"),
     ModelEntry("fastnet2-xl-deep", "fastnet2-xl with a residual pair at 14x14 after the stem too (+27% multiply-adds), "
-               "a candidate for the max preset, not yet measured (not in the paper)", "cnn", 4_321_824, 23,
+               "for the max preset since session 18 (not in the paper)", "cnn", 4_321_824, 23,
                "fast:fastnet2_xl_deep"),
-    ModelEntry("fastnet2-xxl", "fastnet2 at four times the width, 128-256-512, a candidate for the max preset at 50 "
-               "epochs, not yet measured (not in the paper)", "cnn", 7_383_936, 20, "fast:fastnet2_xxl"),
+    ModelEntry("fastnet2-xxl", "fastnet2 at four times the width, 128-256-512, a candidate for the max preset: at 50 "
+               "epochs it scored below fastnet2-xl-deep at 50, in more time (session 18; not in the paper)", "cnn", 7_383_936, 20, "fast:fastnet2_xxl"),
     ModelEntry("fastnet3", "fastnet2 with a 16-channel stem and a 192-channel last stage, 16-64-192, for the fast "
                "preset (not in the paper)", "cnn", 860_720, 20, "fast:fastnet3"),
     ModelEntry("fastnet3-pool-first", "fastnet3 with its last block's convolution after the pool, at 3x3: 26% fewer "
