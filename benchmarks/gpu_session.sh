@@ -5,14 +5,13 @@
 #              cnn-2 case in one process (the pair that hung before session 16's Dynamo reset); then
 #              the compiled cnn-2 case compiling in-process (without Inductor's compile workers);
 #   fast       the fast preset's time to accuracy, seeds 0-2, alone on the GPU;
-#   max        the max preset's time to accuracy, seed 0, alone on the GPU (70 epochs); it stops
+#   max        the max preset's time to accuracy, seed 0, alone on the GPU (50 epochs); it stops
 #              $MAX_RESERVE_S seconds (default 20) before the deadline and resumes in a later call;
 #   ablation   a validation study (recipe_ablation.py, split 0.1) of $ABLATION_PRESET (default max),
 #              variants $ABLATION_VARIANTS (';'-separated "TAG KEY=VALUE ..."; default: the preset
-#              against deterministic = true, whose training time against the preset's is the key's
-#              cost (tests/test_cuda.py checks that it repeats a run's numbers), and against two
-#              candidate networks, fastnet2-xl-deep and, for 50 epochs, fastnet2-xxl), seeds $ABLATION_SEEDS (default
-#              "0 1"), $ABLATION_JOBS runs at once (default 8: every run of the default), started in
+#              against Muon on the filters, as best trains, and against an EMA of the weights (decay
+#              0.999 a step), neither measured on max's network since session 18), seeds $ABLATION_SEEDS (default
+#              "0 1"), $ABLATION_JOBS runs at once (default 6: every run of the default), started in
 #              the background (later stages run beside it: their times are then shared) and stopped
 #              at the deadline; resumes in a later call with the same settings; each finished run is
 #              then scored on its validation images with tta_shift 0 and 1 (runs/ablation-tta.txt);
@@ -99,12 +98,12 @@ max)
   cp runs/time-to-accuracy-max.json "$out/time-to-accuracy-max-$device.json" 2>/dev/null ;;
 ablation)
   preset=${ABLATION_PRESET:-max}
-  IFS=';' read -ra variants <<< "${ABLATION_VARIANTS:-base;det deterministic=true;deep model=fastnet2-xl-deep;wide model=fastnet2-xxl epochs=50}"
+  IFS=';' read -ra variants <<< "${ABLATION_VARIANTS:-base;muon optimizer=muon muon_lr=0.05 muon_momentum=0.6;ema ema=0.999}"
   variant_flags=()
   for v in "${variants[@]}"; do variant_flags+=(--variant "$v device=$device ${sets[*]}"); done
   echo "== ablation of $preset: ${#variants[@]} variants in the background ($(left) s left)"
   read -ra seeds <<< "${ABLATION_SEEDS:-0 1}"
-  setsid $py benchmarks/recipe_ablation.py "$preset" --seeds "${seeds[@]}" --jobs "${ABLATION_JOBS:-8}" --threads 4 \
+  setsid $py benchmarks/recipe_ablation.py "$preset" --seeds "${seeds[@]}" --jobs "${ABLATION_JOBS:-6}" --threads 4 \
       --keep "runs/ablation-$preset" --out "runs/ablation-$preset.jsonl" "${variant_flags[@]}" \
       >> "runs/ablation-$preset.txt" 2>&1 &
   background+=($!) ;;
