@@ -102,6 +102,7 @@ def test_cuda_whitening_init_reads_images_already_on_the_gpu():
 def test_cuda_compiled_cnn_2_scores_again_the_same(synthetic_dir, tmp_path):
     """Last in the file: in session 15 (H200, torch 2.11) this case hung in Inductor's backward compile,
     waiting on its compile workers, after the ann-1 case had compiled in the same process (session 12's
-    did not finish in 85 s either), and no case after it ran. `benchmarks/gpu_session.sh` runs each
-    case in a process of its own, then this one again compiling in-process."""
+    did not finish in 85 s either), and no case after it ran. Since session 16 each compiled run resets
+    Dynamo, and in session 18 (the same GPU and torch) it passed alone and after ann-1 in one process.
+    `benchmarks/gpu_session.sh` still runs each case in a process of its own."""
     _run_and_score_again("cnn-2", {}, synthetic_dir, tmp_path)
