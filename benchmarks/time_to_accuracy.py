@@ -46,20 +46,27 @@ def main() -> None:
 
     from fashionlab.experiment import load_config, parse_assignment
     from fashionlab.runs import RunDir
-    from fashionlab.training import train, train_unless_done
+    from fashionlab.training import Interrupted, train, train_unless_done
 
     overrides = dict(parse_assignment(text) for text in args.set)
     state = measure_machine_state(args.reference_steps)
     rows = []
     for seed in args.seeds:
         config = load_config(args.experiment, {**overrides, "seed": seed, "device": args.device})
-        if args.keep:
-            out = Path(args.keep) / f"{config.name}-seed{seed}"
-            train_unless_done(config, out, data_dir=args.data_dir, progress=False, log=lambda s: None)
-            m = RunDir(out).read_metrics()  # this invocation's run, or one finished by an earlier invocation
-        else:
-            with tempfile.TemporaryDirectory() as scratch:
-                m = train(config, Path(scratch) / "run", data_dir=args.data_dir, progress=False, log=lambda s: None).metrics
+        try:
+            if args.keep:
+                out = Path(args.keep) / f"{config.name}-seed{seed}"
+                train_unless_done(config, out, data_dir=args.data_dir, progress=False, log=lambda s: None)
+                m = RunDir(out).read_metrics()  # this invocation's run, or one finished by an earlier invocation
+            else:
+                with tempfile.TemporaryDirectory() as scratch:
+                    m = train(config, Path(scratch) / "run", data_dir=args.data_dir, progress=False,
+                              log=lambda s: None).metrics
+        except Interrupted as stop:  # Ctrl-C: a line, not a traceback
+            again = ("run the same command again to continue" if args.keep
+                     else "without --keep the run is discarded; pass --keep DIR to resume one")
+            print(f"time_to_accuracy: seed {seed} {stop}; {again}", file=sys.stderr)
+            sys.exit(130)
         # A run resumed from a checkpoint timed only its last session: count its epochs instead.
         resumed = m.get("resumed", False)
         seconds = m["train_seconds"] + m["test_eval_seconds"] if resumed else m["wall_seconds"]
