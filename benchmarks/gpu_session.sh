@@ -10,7 +10,7 @@
 #   ablation   a validation study (recipe_ablation.py, split 0.1) of $ABLATION_PRESET (default max),
 #              variants $ABLATION_VARIANTS (';'-separated "TAG KEY=VALUE ..."; default: the preset
 #              against Muon on the filters, as best trains, and against an EMA of the weights (decay
-#              0.999 a step), neither measured on max's network since session 18), seeds $ABLATION_SEEDS (default
+#              0.999 a step), neither measured on fastnet2-xl-deep), seeds $ABLATION_SEEDS (default
 #              "0 1"), $ABLATION_JOBS runs at once (default 6: every run of the default), started in
 #              the background (later stages run beside it: their times are then shared) and stopped
 #              at the deadline; resumes in a later call with the same settings; each finished run is
@@ -131,7 +131,7 @@ t=$(limit 90 20); mkdir -p runs/tta; rm -f runs/tta/*
   for shift in 0 1; do
     [ -f "$run/weights.pt" ] && [ "$t" -gt 0 ] || continue
     name=$(basename "$(dirname "$run")")-$(basename "$run")-shift$shift
-    # the accuracy line, and whether tta_shift 0 agrees with history.csv
+    # the accuracy line, and whether the run's own tta_shift (1 for max since session 18) agrees with history.csv
     { echo "$run tta_shift $shift:"
       timeout -k 5 "$t" $py -m fashionlab evaluate "$run" --split validation --tta-shift $shift --device "$device" 2>&1 \
         | grep -v Warning | grep -E "^validation accuracy|agrees|DISAGREES|compared|error"; } > "runs/tta/$name.txt" &

@@ -63,9 +63,10 @@ def main() -> None:
                     m = train(config, Path(scratch) / "run", data_dir=args.data_dir, progress=False,
                               log=lambda s: None).metrics
         except Interrupted as stop:  # Ctrl-C: a line, not a traceback
-            again = ("run the same command again to continue" if args.keep
-                     else "without --keep the run is discarded; pass --keep DIR to resume one")
-            print(f"time_to_accuracy: seed {seed} {stop}; {again}", file=sys.stderr)
+            why = (f"{stop}; run the same command again to continue" if args.keep else
+                   f"interrupted at epoch {stop.epoch}, batch {stop.step}; without --keep the run is discarded "
+                   "(pass --keep DIR to be able to resume one)")
+            print(f"time_to_accuracy: seed {seed} {why}", file=sys.stderr)
             sys.exit(130)
         # A run resumed from a checkpoint timed only its last session: count its epochs instead.
         resumed = m.get("resumed", False)

@@ -116,15 +116,15 @@ def fastnet2_xl() -> FastNet:
 # an H200, 100 epochs of fastnet2-xl scored no higher than 70 on the validation split, so max needed a
 # stronger network, not a longer schedule. This one adds 27% of multiply-adds at 14x14, where
 # fastnet2-xl runs a single convolution and the images' detail still is; at 50 epochs (0.91x the time
-# of 70 of fastnet2-xl on an AMD EPYC) it scored 0.33 validation points higher, on both seeds.
+# of 70 of fastnet2-xl on an AMD EPYC) it scored 0.37 and 0.28 validation points higher (seeds 0, 1).
 def fastnet2_xl_deep() -> FastNet:
     return FastNet((96, 192, 384), (True, True), act="relu", pooled_stem_block=True, stem_residual=True)
 
 
 # A second candidate for max (session 16): fastnet2 at four times the width, 128-256-512. Its step took
 # 1.76x fastnet2-xl's on an AMD EPYC (session 15), so it trains 50 epochs, not 70 (1.26x the time). On
-# an H200's validation split (session 18) it gained 0.31 points over max's 70 epochs of fastnet2-xl,
-# no more than fastnet2-xl-deep at 50 epochs, which takes less time: not adopted.
+# an H200's validation split (session 18) it gained 0.32 points over max's 70 epochs of fastnet2-xl,
+# as much as fastnet2-xl-deep at 50 epochs, with a higher loss and in more time: not adopted.
 def fastnet2_xxl() -> FastNet:
     return FastNet((128, 256, 512), (True, True), act="relu", pooled_stem_block=True)
 

@@ -55,7 +55,8 @@ MODELS: dict[str, ModelEntry] = {e.name: e for e in (
                "for the max preset since session 18 (not in the paper)", "cnn", 4_321_824, 23,
                "fast:fastnet2_xl_deep"),
     ModelEntry("fastnet2-xxl", "fastnet2 at four times the width, 128-256-512, a candidate for the max preset: at 50 "
-               "epochs it scored below fastnet2-xl-deep at 50, in more time (session 18; not in the paper)", "cnn", 7_383_936, 20, "fast:fastnet2_xxl"),
+               "epochs no more accurate than fastnet2-xl-deep, with a higher loss, in more time (session 18; "
+               "not in the paper)", "cnn", 7_383_936, 20, "fast:fastnet2_xxl"),
     ModelEntry("fastnet3", "fastnet2 with a 16-channel stem and a 192-channel last stage, 16-64-192, for the fast "
                "preset (not in the paper)", "cnn", 860_720, 20, "fast:fastnet3"),
     ModelEntry("fastnet3-pool-first", "fastnet3 with its last block's convolution after the pool, at 3x3: 26% fewer "
