@@ -7,8 +7,6 @@ were tested on the same files (by md5), averages, and writes a run directory lik
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 
 from .data.releases import TEST_FILES
