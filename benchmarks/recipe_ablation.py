@@ -35,8 +35,9 @@ def train_variant(preset: str, tag: str, sets: list[str], seed: int, split: floa
     config = load_config(preset, {"validation_split": split, "threads": threads, **overrides, "seed": seed})
 
     def report(row: dict) -> None:
-        print(f"{tag} seed {seed}: epoch {row['epoch']}/{config.epochs} validation {row['val_accuracy']:.4f} "
-              f"({row['seconds']:.0f} s)", flush=True)
+        scored = "-" if row["val_accuracy"] is None else f"{row['val_accuracy']:.4f}"  # None: validation_freq > 1
+        print(f"{tag} seed {seed}: epoch {row['epoch']}/{config.epochs} validation {scored} ({row['seconds']:.0f} s)",
+              flush=True)
 
     with tempfile.TemporaryDirectory() as tmp:
         run = RunDir(keep / f"{tag}-seed{seed}" if keep else Path(tmp) / "run")

@@ -46,6 +46,18 @@ def test_seeds_train_one_run_each_and_summarise_them(synthetic_dir, tmp_path, ca
     assert "other settings" in capsys.readouterr().err
 
 
+def test_a_seed_group_validated_every_other_epoch_summarises_and_reports(synthetic_dir, tmp_path):
+    config = load_config("ann-3", {"epochs": 3, "train_limit": 200, "device": "cpu", "validation_freq": 2})
+    out = tmp_path / "group"
+    summary = train_seeds(config, [0, 1], out, data_dir=synthetic_dir, progress=False, log=lambda s: None).summary
+    means = [row["val_loss_mean"] for row in summary["history"]]
+    assert means[0] is None and None not in means[1:] and summary["history"][0]["train_loss_sd"] is not None
+    assert summary["metrics"]["best_val_accuracy"]["n"] == 2
+    # The report's group curves leave epoch 1 out of the validation mean.
+    assert main(["report", str(out / "seed-0"), str(out / "seed-1"), "--out", str(tmp_path / "report.html")]) == 0
+    assert "A seed group is drawn as its mean" in (tmp_path / "report.html").read_text()
+
+
 def test_an_interrupted_seed_resumes_and_gives_the_uninterrupted_numbers(synthetic_dir, tmp_path, monkeypatch):
     from fashionlab import training
 

@@ -290,6 +290,17 @@ def test_sqlite_default_three_tiny_trials_complete_and_are_ordinary_runs(tmp_pat
     assert "Parameter importance" in html and "Learning curves of the top" in html
 
 
+def test_the_pruner_sees_only_the_epochs_a_trial_validated(tmp_path, capsys):
+    data = write_dataset(tmp_path / "data")
+    spec = write(tmp_path / "tiny.toml", RANDOM.format(trials=2, epochs=3).replace("[search.lr]", "validation_freq = 2\n[search.lr]"))
+    out = tmp_path / "sweep"
+    code = main(["sweep", str(spec), "--out", str(out), "--data-dir", str(data), "--train-limit", "300", "--quiet"])
+    assert code == 0, capsys.readouterr().out
+    trials = optuna.load_study(study_name="tiny", storage=open_storage(f"sqlite:///{out / 'study.db'}")).get_trials()
+    assert trials[0].state == TrialState.COMPLETE and sorted(trials[0].intermediate_values) == [2, 3]
+    assert all(set(t.intermediate_values) <= {2, 3} and t.intermediate_values for t in trials)
+
+
 def test_a_pruned_trial_is_not_taken_for_a_finished_run(tmp_path, capsys):
     run = RunDir(tmp_path / "trials" / "0004")
     run.write_trial({"study": "s", "number": 4, "params": {"lr": 0.1}, "state": "pruned", "value": 0.5, "epochs_run": 2})

@@ -33,14 +33,15 @@ def _events(folder):
 def test_train_writes_scalars_graph_and_test_results(synthetic_dir, tmp_path, capsys):
     _need_tensorboard()
     board = tmp_path / "tb"
-    assert main(["train", "cnn-1", "--epochs", "2", "--train-limit", "200", "--device", "cpu", "--quiet",
+    assert main(["train", "cnn-1", "--epochs", "3", "--train-limit", "200", "--device", "cpu", "--quiet",
+                 "--set", "validation_freq=2",  # epoch 1 is not validated: no validation scalar for it
                  "--data-dir", str(synthetic_dir), "--out", str(tmp_path / "run"), "--tensorboard", str(board)]) == 0
     assert list((board / "run").glob("events.out.tfevents.*"))
     events = _events(board / "run")
     history = [line.split(",") for line in (tmp_path / "run" / "history.csv").read_text().splitlines()[1:]]
     validation = events.Scalars("accuracy/validation")
-    assert [e.step for e in validation] == [1, 2]
-    assert [round(e.value, 5) for e in validation] == [round(float(row[4]), 5) for row in history]
+    assert [e.step for e in validation] == [2, 3] and [e.step for e in events.Scalars("loss/train")] == [1, 2, 3]
+    assert [round(e.value, 5) for e in validation] == [round(float(row[4]), 5) for row in history[1:]]
     assert {"loss/train", "loss/validation", "accuracy/train", "learning_rate", "test/accuracy"} <= set(events.Tags()["scalars"])
     assert events.Tags()["graph"] and events.Tags()["images"] == ["test/confusion_matrix"]
     assert "tensorflow" not in sys.modules  # TensorBoard's stub, not TensorFlow, beside PyTorch

@@ -107,6 +107,46 @@ def test_resume_reproduces_the_uninterrupted_run(synthetic_dir, tmp_path, stop_a
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
+def test_validation_freq_skips_validations_and_leaves_the_weights_alone(synthetic_dir, tmp_path):
+    from fashionlab.runs import RunDir
+
+    kwargs = dict(data_dir=synthetic_dir, progress=False, log=lambda s: None)
+    base = {"epochs": 5, "batch_size": 32, "device": "cpu", "evaluate_weights": "best"}  # cnn-1 draws dropout masks
+    every = train(load_config("cnn-1", base), tmp_path / "every", **kwargs)
+    lines = []
+    sparse = train(load_config("cnn-1", {**base, "validation_freq": 2}), tmp_path / "sparse",
+                   **{**kwargs, "log": lines.append})
+    # Epochs 2 and 4, and the last (5), are validated; the others are not, and say so.
+    assert [r["epoch"] for r in sparse.history if r["val_loss"] is not None] == [2, 4, 5]
+    assert sum("not validated" in line for line in lines) == 2
+    for a, b in zip(_history_without_time(every.history), _history_without_time(sparse.history)):
+        skipped = {"val_loss": None, "val_accuracy": None} if b["val_loss"] is None else {}
+        assert b == {**a, **skipped}
+    # The same weights are trained; the best epoch is chosen among the validated ones.
+    final_every = torch.load(tmp_path / "every" / "checkpoint.pt", weights_only=False)["model"]
+    final_sparse = torch.load(tmp_path / "sparse" / "checkpoint.pt", weights_only=False)["model"]
+    assert all(torch.equal(final_every[k], final_sparse[k]) for k in final_every)
+    validated = [r for r in every.history if r["epoch"] in (2, 4, 5)]
+    best = min(validated, key=lambda r: r["val_loss"])
+    assert sparse.metrics["best_epoch"] == best["epoch"] and sparse.metrics["best_val_loss"] == best["val_loss"]
+    assert sparse.metrics["best_val_accuracy"] == max(r["val_accuracy"] for r in validated)
+    assert sparse.metrics["final_val_loss"] == every.metrics["final_val_loss"]
+    # history.csv leaves the cells empty, and reads them back as None; the validation check still agrees.
+    with open(tmp_path / "sparse" / "history.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    assert (rows[0]["val_loss"], rows[0]["val_accuracy"]) == ("", "") and rows[1]["val_loss"] != ""
+    assert RunDir(tmp_path / "sparse").read_history()[0]["val_accuracy"] is None
+    assert (tmp_path / "sparse" / "learning_curves.png").is_file()
+    assert evaluate_run(tmp_path / "sparse", synthetic_dir, "cpu", split="validation")[1] == []
+
+
+def test_validation_freq_with_early_stopping_is_refused(capsys):
+    with pytest.raises(UserError, match="early_stopping_patience.*validation_freq = 1"):
+        load_config("cnn-1", {"validation_freq": 3, "early_stopping_patience": 2})
+    assert main(["train", "cnn-1", "--set", "validation_freq=0"]) == 2
+    assert "validation_freq" in capsys.readouterr().err
+
+
 def test_same_seed_same_numbers_other_seed_other_numbers(synthetic_dir, tmp_path):
     kwargs = dict(data_dir=synthetic_dir, progress=False, log=lambda s: None)
     one = train(quick("cnn-2"), tmp_path / "a", **kwargs).history

@@ -302,6 +302,6 @@ def _validation_disagreements(run, saved: dict, metrics: dict) -> list[str]:
     if count != metrics["validation_count"]:
         disagreements.append(f"validation_count: recorded {count}, cut {metrics['validation_count']}")
     for key, recorded in (("validation_accuracy", rows[0]["val_accuracy"]), ("validation_loss", rows[0]["val_loss"])):
-        if not abs(recorded - metrics[key]) <= 1e-6:  # so that a NaN recorded disagrees too
+        if recorded is None or not abs(recorded - metrics[key]) <= 1e-6:  # a NaN recorded disagrees too
             disagreements.append(f"{key}: recorded {recorded} (epoch {epoch}), recomputed {metrics[key]:.6f}")
     return disagreements

@@ -89,6 +89,9 @@ class ExperimentConfig:
     seed: int = field(default=0, metadata=_check(int, low=0, doc="seed of weights, shuffling, dropout and augmentation"))
     train_limit: int = field(default=0, metadata=_check(int, low=0, doc="train on the first N images; 0 means all"))
     early_stopping_patience: int = field(default=0, metadata=_check(int, low=0, doc="epochs without val_loss improvement; 0 is off"))
+    validation_freq: int = field(default=1, metadata=_check(int, low=1, doc="score the validation images after every "
+                                                               "Nth epoch and the last (Keras's fit(validation_freq=N)); "
+                                                               "the weights trained do not change"))
     evaluate_weights: str = field(default="final", metadata=_check(str, choices=("final", "best"),
                                                                    doc="weights scored on the test set"))
     device: str = field(default="auto", metadata=_check(str, choices=("auto", "cpu", "cuda"), doc="auto: CUDA when present"))
@@ -202,6 +205,9 @@ def config_from_dict(values: dict, source: str = "config") -> ExperimentConfig:
                           "`fashionlab models list` shows them.")
     if config.release not in RELEASES:
         raise ConfigError(f"{source}: unknown release {config.release!r}; known: {', '.join(RELEASES)}.")
+    if config.validation_freq > 1 and config.early_stopping_patience:
+        raise ConfigError(f"{source}: early_stopping_patience counts epochs and needs a validation after each; set "
+                          f"validation_freq = 1 (not {config.validation_freq}) or early_stopping_patience = 0.")
     return config
 
 

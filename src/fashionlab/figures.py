@@ -135,7 +135,9 @@ def learning_curves(history: list[dict], path, title: str = "") -> None:
     fig, (ax_acc, ax_loss) = plt.subplots(1, 2, figsize=(10, 3.8))
     for ax, metric in ((ax_acc, "accuracy"), (ax_loss, "loss")):
         ax.plot(epochs, [r[f"train_{metric}"] for r in history], label="train", marker=marker)
-        ax.plot(epochs, [r[f"val_{metric}"] for r in history], label="validation", marker=marker)
+        validated = [r for r in history if r[f"val_{metric}"] is not None]  # every epoch unless validation_freq > 1
+        ax.plot([r["epoch"] for r in validated], [r[f"val_{metric}"] for r in validated], label="validation",
+                marker=marker or ("." if len(validated) < len(history) else None))
         _epoch_axis(ax, 0)  # one run: a linear axis, however long
         ax.set_ylabel(metric)
         ax.set_title(f"model {metric}")
@@ -266,11 +268,14 @@ def model_diagram(rows, path, title: str = "") -> None:
 
 
 def _mean_sd(histories: list[list[dict]], key: str):
-    """Per epoch over the runs of a group (as far as all of them went): epochs, mean, sample sd."""
+    """Per epoch over the runs of a group (as far as all of them went): epochs, mean, sample sd.
+
+    Epochs that some run left unvalidated (validation_freq) are left out of a validation curve."""
     length = min(len(h) for h in histories)
-    values = np.array([[h[i][key] for i in range(length)] for h in histories], dtype=float)
+    values = np.array([[h[i][key] for i in range(length)] for h in histories], dtype=float)  # None: NaN
     sd = values.std(0, ddof=1) if len(histories) > 1 else np.zeros(length)
-    return [histories[0][i]["epoch"] for i in range(length)], values.mean(0), sd
+    kept = np.isfinite(values).all(0)
+    return [histories[0][i]["epoch"] for i in range(length) if kept[i]], values.mean(0)[kept], sd[kept]
 
 
 def overlaid_curves(curves: dict[str, list[list[dict]]], path, title: str = "") -> None:
@@ -302,7 +307,7 @@ def overlaid_curves(curves: dict[str, list[list[dict]]], path, title: str = "") 
             ax.plot(epochs, mean, color=color, marker=marker, markersize=2.5, linestyle="--", alpha=0.6)
         handles.append(line)
         labels.append(plain(label) + (f" (mean ± sd, n={len(histories)})" if len(histories) > 1 else ""))
-    losses = [r[k] for hs in curves.values() for h in hs for r in h for k in ("train_loss", "val_loss")]
+    losses = [r[k] for hs in curves.values() for h in hs for r in h for k in ("train_loss", "val_loss") if r[k] is not None]
     if losses and min(losses) > 0 and max(losses) / min(losses) > 30:  # an overfitting ANN's loss at 10 flattens the rest
         ax_loss.set_yscale("log")
     for ax, metric in ((ax_acc, "accuracy"), (ax_loss, "loss" + (" (log scale)" if ax_loss.get_yscale() == "log" else ""))):

@@ -3,6 +3,7 @@
     config.toml        the resolved experiment config (networks), or what was fitted (baselines, ensembles)
     environment.json   versions, device, threads, dataset release and checksums, seed, precision, times
     history.csv        one row per epoch: epoch, train_loss, train_accuracy, val_loss, val_accuracy, lr, seconds
+                       (the val_ cells empty for an epoch left unvalidated by validation_freq)
     metrics.json       test_accuracy, test_loss, per_class, confusion_matrix, ..., and the run's `kind`
     predictions.csv    index, label, predicted, one probability column per class
     weights.pt         the weights scored on the test set (a plain state dict)
@@ -49,6 +50,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 HISTORY_COLUMNS = ("epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "lr", "seconds")
+VALIDATION_COLUMNS = ("val_loss", "val_accuracy")  # None in a row, empty in history.csv: the epoch was not validated
 KINDS = ("network", "baseline", "ensemble", "trial")
 TRIAL_STATES = ("running", "complete", "pruned", "failed")  # trial.json's `state`
 RUN_FIGURES = (  # file name, caption: in the order reports show them
@@ -65,6 +67,11 @@ _NO_MODEL = {  # why a run of this kind cannot be evaluated or predicted with
     "ensemble": "is an ensemble: its metrics average its members' saved predictions, and it has no model of "
                 "its own. Evaluate or predict with one of its members.",
 }
+
+
+def was_validated(row: dict) -> bool:
+    """Whether this history row's epoch scored the validation images (every epoch unless validation_freq > 1)."""
+    return row["val_loss"] is not None
 
 
 @dataclass
@@ -289,7 +296,8 @@ class RunDir:
                 for row in reader:
                     if None in row.values() or None in row:
                         raise ValueError(f"line {reader.line_num} has {'too few' if None in row.values() else 'too many'} fields")
-                    rows.append({k: (int(v) if k == "epoch" else float(v)) for k, v in row.items()})
+                    rows.append({k: (int(v) if k == "epoch" else None if k in VALIDATION_COLUMNS and v == "" else float(v))
+                                 for k, v in row.items()})
                 return rows
         except FileNotFoundError:
             raise UserError(f"{self.history}: missing; the run directory is incomplete.") from None

@@ -42,6 +42,11 @@ def mean_sd(values: list[float]) -> dict:
     return {"mean": mean, "sd": sd, "n": n, "values": values}
 
 
+def _epoch_stats(values: list) -> dict:
+    """mean_sd of one epoch's figure over the seeds; None if a seed left that epoch unvalidated (validation_freq)."""
+    return mean_sd(values) if None not in values else {"mean": None, "sd": None}
+
+
 def check_seeds(seeds) -> list[int]:
     seeds = list(seeds)
     if not seeds:
@@ -66,7 +71,7 @@ def summarize_seeds(records: list[RunRecord], seeds: list[int]) -> dict:
     }
     epochs = min(len(r.history) for r in records)  # early stopping may end seeds at different epochs
     summary["history"] = [
-        {"epoch": e + 1, **{f"{key}_{stat}": mean_sd([r.history[e][key] for r in records])[stat]
+        {"epoch": e + 1, **{f"{key}_{stat}": _epoch_stats([r.history[e][key] for r in records])[stat]
                             for key in CURVES for stat in ("mean", "sd")}}
         for e in range(epochs)
     ]

@@ -48,7 +48,7 @@ from typing import Callable
 from .errors import ConfigError, UserError, did_you_mean
 from .experiment import FIELDS, config_from_dict, load_config, non_default_values, parse_toml, read_config_text
 from .fileio import atomic_write_json, missing_folders, remove_empty_folders
-from .runs import RunDir
+from .runs import RunDir, was_validated
 
 # Validation figures a sweep may optimise, and their direction. The test set never chooses anything.
 OBJECTIVES = {
@@ -697,7 +697,7 @@ def _run_trial(study, storage, trial, frozen, spec: SweepSpec, folder: Path, stu
                                            f" (retry of {history[-1]})" if history else ""))
 
     best = {"value": None}  # the objective so far, for best_* objectives: a resumed trial starts from its history
-    for row in done:
+    for row in filter(was_validated, done):
         _epoch_value(spec.objective, row, best)
 
     def still_mine() -> bool:
@@ -721,9 +721,10 @@ def _run_trial(study, storage, trial, frozen, spec: SweepSpec, folder: Path, stu
     def report(row: dict) -> None:
         if not still_mine():  # stop writing into a run directory that the retry may be using
             raise _TakenOver
-        value = _epoch_value(spec.objective, row, best)
         record["epochs_run"] = row["epoch"]
-        trial.report(value, row["epoch"])
+        if not was_validated(row):  # validation_freq > 1: the pruner compares validated epochs only
+            return
+        trial.report(_epoch_value(spec.objective, row, best), row["epoch"])
         if row["epoch"] < config.epochs and trial.should_prune():
             raise optuna.TrialPruned(f"pruned after epoch {row['epoch']}")
 

@@ -61,7 +61,8 @@ class TensorBoardLog:
         for tag, key in (("loss/train", "train_loss"), ("loss/validation", "val_loss"),
                          ("accuracy/train", "train_accuracy"), ("accuracy/validation", "val_accuracy"),
                          ("learning_rate", "lr"), ("epoch_seconds", "seconds")):
-            self.writer.add_scalar(tag, row[key], step)
+            if row[key] is not None:  # validation figures: None for an epoch left unvalidated
+                self.writer.add_scalar(tag, row[key], step)
         self.writer.flush()
 
     def finish(self, metrics: dict, run_path: Path) -> None:

@@ -48,7 +48,7 @@ from .models.layers import apply_constraints
 from .models.summary import summarize
 from .muon import MuonSGD
 from .optim import KerasRMSprop
-from .runs import HISTORY_COLUMNS, RunDir, Scored, environment_record
+from .runs import HISTORY_COLUMNS, RunDir, Scored, environment_record, was_validated
 from .tensorboard_log import open_board
 
 
@@ -420,7 +420,9 @@ def _fit(run: RunDir, config: ExperimentConfig, checkpoint: dict | None, data_di
             train_loss, train_accuracy = _train_epoch(fit, state, started, stop, progress)
             if fit.ema is not None:
                 fit.recalibrate_ema()
-            val_loss, val_accuracy = loss_and_accuracy(fit.logits(fit.split.val_x), fit.split.val_y)
+            val_loss = val_accuracy = None  # an epoch left unvalidated (validation_freq)
+            if state.epoch % config.validation_freq == 0 or state.epoch == config.epochs:
+                val_loss, val_accuracy = loss_and_accuracy(fit.logits(fit.split.val_x), fit.split.val_y)
             row = {
                 "epoch": state.epoch, "train_loss": train_loss, "train_accuracy": train_accuracy,
                 "val_loss": val_loss, "val_accuracy": val_accuracy, "lr": fit.epoch_end_lr(state.epoch),
@@ -453,7 +455,7 @@ def describe_setup(fit: _Fit) -> str:
 
 def _check_finite(run: RunDir, row: dict) -> None:
     """Stop a diverged fit: NaN or infinite losses would otherwise train on and write a finished-looking run."""
-    bad = [k for k in ("train_loss", "val_loss") if not math.isfinite(row[k])]
+    bad = [k for k in ("train_loss", "val_loss") if row[k] is not None and not math.isfinite(row[k])]
     if bad:
         raise UserError(f"training diverged in epoch {row['epoch']}: {' and '.join(bad)} became {row[bad[0]]}. "
                         f"Lower the learning rate (or check the config). {run.path} is left unfinished, "
@@ -637,9 +639,11 @@ def _end_epoch(fit: _Fit, state: FitState, row: dict, log: Callable[[str], None]
     """Record a finished epoch: history, best weights, checkpoint. Returns whether early stopping ends the fit."""
     config, run = fit.config, fit.run
     state.history.append(row)
+    validated = was_validated(row)
+    scores = f"val_loss {row['val_loss']:.4f} val_acc {row['val_accuracy']:.4f}" if validated else "not validated"
     log(f"epoch {row['epoch']}/{config.epochs}: loss {row['train_loss']:.4f} acc {row['train_accuracy']:.4f}  "
-        f"val_loss {row['val_loss']:.4f} val_acc {row['val_accuracy']:.4f}  ({row['seconds']:.1f} s)")
-    if row["val_loss"] < state.best["val_loss"]:
+        f"{scores}  ({row['seconds']:.1f} s)")
+    if validated and row["val_loss"] < state.best["val_loss"]:
         state.best = {"val_loss": row["val_loss"], "epoch": row["epoch"]}
         run.save_state(run.best_weights, fit.scoring_model.state_dict())
     patience = config.early_stopping_patience
@@ -675,7 +679,7 @@ def _finish(fit: _Fit, state: FitState, load_seconds: float, training_started: f
         "epochs_run": len(history),
         "best_epoch": state.best["epoch"],
         "best_val_loss": state.best["val_loss"],
-        "best_val_accuracy": max((r["val_accuracy"] for r in history), default=None),
+        "best_val_accuracy": max((r["val_accuracy"] for r in history if was_validated(r)), default=None),
         "final_train_accuracy": final.get("train_accuracy"),
         "final_train_loss": final.get("train_loss"),
         "final_val_accuracy": final.get("val_accuracy"),
