@@ -358,6 +358,8 @@ def test_a_damaged_device_record_scores_as_the_config_says(finished, data, tmp_p
 
 @pytest.mark.parametrize("content", ["epoch,train_loss\n1\n", "epoch,train_loss,train_accuracy,val_loss,val_accuracy,lr,seconds\n1,0.5\n",
                                      "epoch,train_loss,train_accuracy,val_loss,val_accuracy,lr,seconds\n1,x,0,0,0,0,0\n",
+                                     # one validation cell empty: a skipped validation (validation_freq) empties both
+                                     "epoch,train_loss,train_accuracy,val_loss,val_accuracy,lr,seconds\n1,0.5,0.8,,0.7,0.1,2\n",
                                      "\0" * 200_000])  # what a crash can leave: one field over csv's size limit
 def test_damaged_history_csv_is_named(finished, tmp_path, capsys, content):
     run = _copy(finished, tmp_path / "run")

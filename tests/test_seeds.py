@@ -54,6 +54,12 @@ def test_a_seed_group_validated_every_other_epoch_summarises_and_reports(synthet
     assert means[0] is None and None not in means[1:] and summary["history"][0]["train_loss_sd"] is not None
     assert summary["metrics"]["best_val_accuracy"]["n"] == 2
     # The report's group curves leave epoch 1 out of the validation mean.
+    from fashionlab.figures import _mean_sd
+    from fashionlab.runs import RunDir
+
+    histories = [RunDir(out / f"seed-{s}").read_history() for s in (0, 1)]
+    epochs, mean, sd = _mean_sd(histories, "val_loss")
+    assert epochs == [2, 3] and mean.tolist() == pytest.approx([row["val_loss_mean"] for row in summary["history"][1:]])
     assert main(["report", str(out / "seed-0"), str(out / "seed-1"), "--out", str(tmp_path / "report.html")]) == 0
     assert "A seed group is drawn as its mean" in (tmp_path / "report.html").read_text()
 

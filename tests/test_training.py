@@ -139,6 +139,20 @@ def test_validation_freq_skips_validations_and_leaves_the_weights_alone(syntheti
     assert (tmp_path / "sparse" / "learning_curves.png").is_file()
     assert evaluate_run(tmp_path / "sparse", synthetic_dir, "cpu", split="validation")[1] == []
 
+    # Interrupted in epoch 4 (epoch 3 unvalidated): it cannot be cut to 3 epochs, which would end on no
+    # validation. validation_freq is a run setting: the rest may validate every 3rd epoch, same weights.
+    sparse_config = load_config("cnn-1", {**base, "validation_freq": 2})
+    with pytest.raises(Interrupted):
+        train(sparse_config, tmp_path / "resumed", should_stop=lambda e, s: (e, s) == (4, 2), **kwargs)
+    for epochs in (2, 3):
+        with pytest.raises(UserError, match=f"--epochs {epochs}: .* has trained 3 epochs already"):
+            train(load_config("cnn-1", {**base, "validation_freq": 2, "epochs": epochs}), tmp_path / "resumed",
+                  resume=True, **kwargs)
+    resumed = train(load_config("cnn-1", {**base, "validation_freq": 3}), tmp_path / "resumed", resume=True, **kwargs)
+    assert [r["epoch"] for r in resumed.history if r["val_loss"] is not None] == [2, 5]
+    final_resumed = torch.load(tmp_path / "resumed" / "checkpoint.pt", weights_only=False)["model"]
+    assert all(torch.equal(final_every[k], final_resumed[k]) for k in final_every)
+
 
 def test_validation_freq_with_early_stopping_is_refused(capsys):
     with pytest.raises(UserError, match="early_stopping_patience.*validation_freq = 1"):

@@ -89,9 +89,6 @@ class ExperimentConfig:
     seed: int = field(default=0, metadata=_check(int, low=0, doc="seed of weights, shuffling, dropout and augmentation"))
     train_limit: int = field(default=0, metadata=_check(int, low=0, doc="train on the first N images; 0 means all"))
     early_stopping_patience: int = field(default=0, metadata=_check(int, low=0, doc="epochs without val_loss improvement; 0 is off"))
-    validation_freq: int = field(default=1, metadata=_check(int, low=1, doc="score the validation images after every "
-                                                               "Nth epoch and the last (Keras's fit(validation_freq=N)); "
-                                                               "the weights trained do not change"))
     evaluate_weights: str = field(default="final", metadata=_check(str, choices=("final", "best"),
                                                                    doc="weights scored on the test set"))
     device: str = field(default="auto", metadata=_check(str, choices=("auto", "cpu", "cuda"), doc="auto: CUDA when present"))
@@ -111,6 +108,9 @@ class ExperimentConfig:
                                                             "(default: its folder's name)"))
     tensorboard: str = field(default="", metadata=_check(str, doc="folder for TensorBoard event files, one "
                                                                   "subfolder per run; empty: off"))
+    validation_freq: int = field(default=1, metadata=_check(int, low=1, doc="score the validation images after every "
+                                                               "Nth epoch and the last (Keras's fit(validation_freq=N)); "
+                                                               "the weights trained do not change"))
 
     @property
     def learning_rate(self) -> float:
@@ -126,8 +126,9 @@ class ExperimentConfig:
 FIELDS = {f.name: f for f in dataclasses.fields(ExperimentConfig)}
 # Keys that say how a run is done or shown, not what is trained: `--resume` and reproduce's and
 # --seeds' skip checks let them differ from the saved config. (More threads can change the
-# order of floating-point sums, so a resume on another thread count is not bit-exact.)
-RUN_SETTINGS = ("threads", "label", "tensorboard")
+# order of floating-point sums, so a resume on another thread count is not bit-exact. Skipped
+# validations change no weight; with evaluate_weights = "best" they narrow the epochs chosen from.)
+RUN_SETTINGS = ("threads", "label", "tensorboard", "validation_freq")
 
 
 def non_default_values(values: dict) -> dict:

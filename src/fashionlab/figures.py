@@ -299,8 +299,9 @@ def overlaid_curves(curves: dict[str, list[list[dict]]], path, title: str = "") 
         length = min(len(h) for h in histories)
         marker = "o" if length <= 30 else None  # a 1-epoch run is a point, not an invisible line
         for ax, metric in ((ax_acc, "accuracy"), (ax_loss, "loss")):
-            epochs, mean, sd = _mean_sd(histories, f"val_{metric}")
-            line, = ax.plot(epochs, mean, color=color, marker=marker, markersize=4)
+            epochs, mean, sd = _mean_sd(histories, f"val_{metric}")  # fewer epochs under validation_freq: points
+            line, = ax.plot(epochs, mean, color=color, marker=marker or ("o" if len(epochs) < length else None),
+                            markersize=4)
             if len(histories) > 1:
                 ax.fill_between(epochs, mean - sd, mean + sd, color=color, alpha=0.2, linewidth=0)
             epochs, mean, _ = _mean_sd(histories, f"train_{metric}")

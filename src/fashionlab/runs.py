@@ -296,8 +296,9 @@ class RunDir:
                 for row in reader:
                     if None in row.values() or None in row:
                         raise ValueError(f"line {reader.line_num} has {'too few' if None in row.values() else 'too many'} fields")
-                    rows.append({k: (int(v) if k == "epoch" else None if k in VALIDATION_COLUMNS and v == "" else float(v))
-                                 for k, v in row.items()})
+                    unvalidated = all(row.get(k) == "" for k in VALIDATION_COLUMNS)  # both empty, or it is damaged
+                    rows.append({k: (int(v) if k == "epoch" else None if unvalidated and k in VALIDATION_COLUMNS
+                                     else float(v)) for k, v in row.items()})
                 return rows
         except FileNotFoundError:
             raise UserError(f"{self.history}: missing; the run directory is incomplete.") from None
