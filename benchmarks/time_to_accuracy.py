@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import statistics
 import sys
 import tempfile
@@ -49,7 +50,13 @@ def main() -> None:
     from fashionlab.training import Interrupted, train, train_unless_done
 
     overrides = dict(parse_assignment(text) for text in args.set)
-    state = measure_machine_state(args.reference_steps)
+    # A job started with `&` from a script ignores SIGINT; `kill -INT` must stop the reference timing too.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        state = measure_machine_state(args.reference_steps)
+    except KeyboardInterrupt:
+        print("time_to_accuracy: stopped while timing the reference workload, before any run", file=sys.stderr)
+        sys.exit(130)
     rows = []
     for seed in args.seeds:
         config = load_config(args.experiment, {**overrides, "seed": seed, "device": args.device})
