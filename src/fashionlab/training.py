@@ -494,7 +494,7 @@ def _open_run(config: ExperimentConfig, run: RunDir, resume: bool) -> tuple[Expe
                         "Start the run again with another --out.")
     done = checkpoint["history"]
     if len(done) > config.epochs or (len(done) == config.epochs and done and not was_validated(done[-1])):
-        # It would finish without training its last epoch's validation (or with more epochs than it says).
+        # It would finish on an epoch without validation figures (or hold more epochs than its config says).
         raise UserError(f"--epochs {config.epochs}: {run.path} has trained {len(done)} epochs already; resume it with "
                         f"--epochs {len(done) + 1} or more, or without --epochs.")
     return config, checkpoint
