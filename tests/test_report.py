@@ -75,6 +75,7 @@ def test_comparison_report(two_runs, tmp_path):
     # ANN-against-CNN chart would repeat the per-class chart, so it is not drawn. Each run: its curves,
     # normalised confusion matrix, misclassified grid and model diagram.
     assert "ANN against CNN" not in html
+    assert "†" not in html and "validated epochs" not in html  # both runs validated after every epoch
     assert html.count("data:image/png") == 4 + 2 * 4
     sources = re.findall(r'src="(data:[^"]*)"', html)
     assert len(set(sources)) == len(sources), "the same figure twice"

@@ -61,7 +61,17 @@ def test_a_seed_group_validated_every_other_epoch_summarises_and_reports(synthet
     epochs, mean, sd = _mean_sd(histories, "val_loss")
     assert epochs == [2, 3] and mean.tolist() == pytest.approx([row["val_loss_mean"] for row in summary["history"][1:]])
     assert main(["report", str(out / "seed-0"), str(out / "seed-1"), "--out", str(tmp_path / "report.html")]) == 0
-    assert "A seed group is drawn as its mean" in (tmp_path / "report.html").read_text()
+    html = (tmp_path / "report.html").read_text()
+    assert "A seed group is drawn as its mean" in html
+    # Its best validation figures are a best of 2 epochs out of 3: marked, with the note that says so.
+    assert "†" in html and "best over the validated epochs only" in html
+    assert main(["report", str(out / "seed-0"), "--out", str(tmp_path / "one.html")]) == 0
+    assert "best val accuracy, of 2 validated epochs" in (tmp_path / "one.html").read_text()
+    from fashionlab.report.runs_table import comparison_rows, markdown_table
+    from fashionlab.runs import load_run
+
+    md = markdown_table(comparison_rows([load_run(out / f"seed-{s}") for s in (0, 1)]))
+    assert md.count("†") == 3, md  # best val acc and best val loss cells, and the note
 
 
 def test_an_interrupted_seed_resumes_and_gives_the_uninterrupted_numbers(synthetic_dir, tmp_path, monkeypatch):

@@ -30,8 +30,8 @@ from ..fileio import atomic_write_text
 from ..paper_results import PAPER_SOURCE, PAPER_SUMMARY
 from ..runs import RUN_FIGURES, RunRecord, load_run
 from .groups import Entry, group_runs
-from .protocol import caveats, described, differences, paper_comparable, paper_values, short_of_preset, train_images
-from .runs_table import NOT_COMPARABLE, PAPER_KEYS, cell, columns, entry_row, row_cell
+from .protocol import caveats, described, differences, paper_comparable, paper_values, short_of_preset, train_images, validated_epochs
+from .runs_table import NOT_COMPARABLE, PAPER_KEYS, SPARSE_NOTE, cell, columns, entry_row, row_cell, sparse_best
 
 CAPTIONS = dict(RUN_FIGURES)
 CSS = """
@@ -113,11 +113,13 @@ def _run_section(entry: Entry, record: RunRecord, anchor: str, canvas: _Canvas, 
     classes = m["classes"]
     label = entry.run_label(record)
     ran = len(record.history)
+    validated = validated_epochs(record)
     short = short_of_preset(record)
     cards = [
         ("test accuracy", f"{m['test_accuracy']:.4f}", ""),
         ("test loss", f"{m['test_loss']:.4f}", ""),
-        ("best val accuracy", cell(m.get("best_val_accuracy"), "{:.4f}"), ""),
+        ("best val accuracy" + (f", of {validated} validated epochs" if validated < ran else ""),
+         cell(m.get("best_val_accuracy"), "{:.4f}"), ""),
         ("epochs", f"{short[0]} of {short[1]}" if short else str(ran or "-"), ""),
         ("train images", cell(train_images(record), "{:,}"), ""),
         ("precision", str(env.get("precision") or "-"), ""),
@@ -215,6 +217,8 @@ def _comparison_table(entries: list[Entry], anchors: dict[int, str]) -> str:
         notes.append(f"{NOT_COMPARABLE} Grey: not comparable with the paper, which trained at its full protocol: "
                      + "; ".join(f"{escape(label)} ({escape(', '.join(why) or 'not at its preset')})" for label, why in off)
                      + ".")
+    if any(sparse_best(row, k) for row in rows for k, _h, _f in shown):
+        notes.append(escape(SPARSE_NOTE))
     if any(e.n > 1 for e in entries):
         notes.append("Seed groups (n &gt; 1): runs that differ only by their seed; a ± b is their mean and sample "
                      "standard deviation.")

@@ -12,7 +12,7 @@ import re
 from functools import lru_cache
 
 from ..paper_results import PAPER_REPORTED
-from ..runs import RunRecord
+from ..runs import RunRecord, was_validated
 
 FULL_TRAIN_SET = 60_000  # training images of every release fashionlab knows (the MNIST family)
 # Config keys that change what a run learns; device, precision, batch sizes for evaluation, seed
@@ -37,6 +37,12 @@ def preset_of(record: RunRecord) -> dict | None:
 
 def epochs_run(record: RunRecord) -> int:
     return len(record.history)
+
+
+def validated_epochs(record: RunRecord) -> int:
+    """How many of its epochs scored the validation images: fewer than it ran when validation_freq > 1,
+    so its best validation figures are a best of fewer epochs than a run validated every epoch."""
+    return sum(1 for row in record.history if was_validated(row))
 
 
 def train_images(record: RunRecord) -> int | None:

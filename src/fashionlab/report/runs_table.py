@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from ..runs import RunRecord
 from .groups import Entry, group_runs
-from .protocol import epochs_run, paper_comparable, paper_values, train_images
+from .protocol import epochs_run, paper_comparable, paper_values, train_images, validated_epochs
 
 COLUMNS = [
     # key, header, format
@@ -37,6 +37,10 @@ PAPER_KEYS = ("paper_val_accuracy", "paper_val_loss")
 NOT_COMPARABLE = "*"  # after a paper value that stands beside a run not at the paper's protocol
 NOT_COMPARABLE_NOTE = (f"{NOT_COMPARABLE} the paper's value, not comparable: this run did not follow the paper's "
                        "protocol (all epochs, all training images, the preset's settings).")
+BEST_VAL_KEYS = ("best_val_accuracy", "best_val_loss")
+SPARSE = "†"  # after a best validation figure taken over some of the run's epochs only (validation_freq > 1)
+SPARSE_NOTE = (f"{SPARSE} best over the validated epochs only (validation_freq above 1): a best of fewer epochs "
+               "than a run validated after every epoch.")
 
 
 MEASURED = ("final_val_accuracy", "best_val_accuracy", "final_val_loss", "best_val_loss", "test_accuracy", "test_loss",
@@ -65,6 +69,7 @@ def _values(record: RunRecord) -> dict:
         "paper_val_accuracy": paper.get("val_accuracy"),
         "paper_val_loss": paper.get("val_loss"),
         "paper_comparable": paper_comparable(record),
+        "sparse_validation": validated_epochs(record) < epochs_run(record),
     }
 
 
@@ -83,6 +88,7 @@ def entry_row(entry: Entry) -> dict:
     else:
         row = {key: _combine(key, [v[key] for v in each]) for key in each[0]}
     row["paper_comparable"] = all(v["paper_comparable"] for v in each)
+    row["sparse_validation"] = any(v["sparse_validation"] for v in each)
     row.update(label=entry.label, n=entry.n)
     return row
 
@@ -112,17 +118,27 @@ def cell(value, fmt: str) -> str:
     return fmt.format(value)
 
 
+def sparse_best(row: dict, key: str) -> bool:
+    """Whether this cell is a best validation figure over some of the epochs only."""
+    return key in BEST_VAL_KEYS and row[key] is not None and row["sparse_validation"]
+
+
 def row_cell(row: dict, key: str, fmt: str) -> str:
-    """A row's cell as text, a paper value marked when the run is not at the paper's protocol."""
+    """A row's cell as text, a paper value marked when the run is not at the paper's protocol, a best
+    validation figure marked when the run did not validate after every epoch."""
     text = cell(row[key], fmt)
     if key in PAPER_KEYS and row[key] is not None and not row["paper_comparable"]:
         text += NOT_COMPARABLE
+    if sparse_best(row, key):
+        text += SPARSE
     return text
 
 
 def _footnotes(rows: list[dict]) -> list[str]:
     marked = any(row[k] is not None and not row["paper_comparable"] for row in rows for k in PAPER_KEYS)
     notes = [NOT_COMPARABLE_NOTE] if marked else []
+    if any(sparse_best(row, k) for row in rows for k, _h, _f in columns(rows)):
+        notes.append(SPARSE_NOTE)
     if any(row["n"] > 1 for row in rows):
         notes.append("a ± b: mean and sample standard deviation over the n seeds of a group.")
     return notes
