@@ -31,7 +31,7 @@ from ..paper_results import PAPER_SOURCE, PAPER_SUMMARY
 from ..runs import RUN_FIGURES, RunRecord, load_run
 from .groups import Entry, group_runs
 from .protocol import caveats, described, differences, paper_comparable, paper_values, short_of_preset, train_images, validated_epochs
-from .runs_table import NOT_COMPARABLE, PAPER_KEYS, SPARSE_NOTE, cell, columns, entry_row, row_cell, sparse_best
+from .runs_table import BEST_VAL_KEYS, NOT_COMPARABLE, PAPER_KEYS, SPARSE_NOTE, cell, columns, entry_row, row_cell, sparse_best
 
 CAPTIONS = dict(RUN_FIGURES)
 CSS = """
@@ -217,7 +217,7 @@ def _comparison_table(entries: list[Entry], anchors: dict[int, str]) -> str:
         notes.append(f"{NOT_COMPARABLE} Grey: not comparable with the paper, which trained at its full protocol: "
                      + "; ".join(f"{escape(label)} ({escape(', '.join(why) or 'not at its preset')})" for label, why in off)
                      + ".")
-    if any(sparse_best(row, k) for row in rows for k, _h, _f in shown):
+    if any(sparse_best(row, k) for row in rows for k in BEST_VAL_KEYS):
         notes.append(escape(SPARSE_NOTE))
     if any(e.n > 1 for e in entries):
         notes.append("Seed groups (n &gt; 1): runs that differ only by their seed; a ± b is their mean and sample "

@@ -137,7 +137,7 @@ def row_cell(row: dict, key: str, fmt: str) -> str:
 def _footnotes(rows: list[dict]) -> list[str]:
     marked = any(row[k] is not None and not row["paper_comparable"] for row in rows for k in PAPER_KEYS)
     notes = [NOT_COMPARABLE_NOTE] if marked else []
-    if any(sparse_best(row, k) for row in rows for k, _h, _f in columns(rows)):
+    if any(sparse_best(row, k) for row in rows for k in BEST_VAL_KEYS):  # columns() never hides these
         notes.append(SPARSE_NOTE)
     if any(row["n"] > 1 for row in rows):
         notes.append("a ± b: mean and sample standard deviation over the n seeds of a group.")
