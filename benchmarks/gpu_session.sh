@@ -15,7 +15,9 @@
 #              the background (later stages run beside it: their times are then shared) and stopped
 #              at the deadline; resumes in a later call with the same settings; each finished run is
 #              then scored on its validation images with tta_shift 0 and 1 (runs/ablation-tta.txt);
-#   reproduce  the paper's full-length reproduction with six jobs side by side, until the deadline.
+#   reproduce  the paper's full-length reproduction with six jobs side by side, until the deadline;
+#   overhead   a paper step eager, compiled and as one CUDA graph (step_overhead.py: ann-1, ann-3, cnn-2),
+#              alone on the GPU: session 21 measured 2.5 ms a step for the ANNs, which sets the reproduction.
 # Usage on the GPU machine, from the repository root, with the dataset in $FASHIONLAB_DATA:
 #   bash benchmarks/gpu_session.sh OUT_DIR DEADLINE_EPOCH_SECONDS [STAGE ...]
 # A rehearsal on a machine without a GPU: DEVICE=cpu SETS="epochs=1 train_limit=2000" (config
@@ -28,8 +30,8 @@ set -u
 out=$1; deadline=$2; shift 2
 stages=${*:-tests fast max reproduce}
 for stage in $stages; do
-  case $stage in tests|fast|max|ablation|reproduce) ;;
-    *) echo "unknown stage $stage (tests, fast, max, ablation, reproduce)"; exit 2 ;; esac
+  case $stage in tests|fast|max|ablation|reproduce|overhead) ;;
+    *) echo "unknown stage $stage (tests, fast, max, ablation, reproduce, overhead)"; exit 2 ;; esac
 done
 export PYTHONPATH=$PWD/src FASHIONLAB_CACHE=/tmp/fl-cache PYTHONUNBUFFERED=1
 py=python3
@@ -89,6 +91,13 @@ fast)
   [ "$t" -gt 0 ] && timeout "$t" $py benchmarks/time_to_accuracy.py fast --seeds 0 1 2 --target 0.94 --budget 60 \
       --device "$device" --reference-steps 0 "${set_flags[@]}" --json "$out/time-to-accuracy-fast-$device.json" 2>&1 \
       | grep -v Warning ;;
+overhead)
+  t=$(limit 240); echo "== overhead: a paper step eager, compiled, as one CUDA graph ($(left) s left, at most $t s)"
+  # The graph before the compiled mode: compiling has hung here before (sessions 12 and 15). Put this stage
+  # before ablation or reproduce, which run in the background, to have the GPU to itself.
+  [ "$t" -gt 0 ] && timeout "$t" $py benchmarks/step_overhead.py ann-1 ann-3 cnn-2 --device "$device" \
+      --modes eager graph compiled 2>&1 \
+      | grep -v Warning | tee "$out/step-overhead-$device.txt" ;;
 max)
   t=$(limit 100000 "${MAX_RESERVE_S:-20}"); echo "== max: time to accuracy, seed 0 ($(left) s left, at most $t s)"
   rm -f runs/time-to-accuracy-max.json  # only this call's result is copied back

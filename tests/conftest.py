@@ -56,6 +56,25 @@ def write_dataset(folder: Path, n_train=300, n_test=100, seed=0) -> Path:
 
 
 @pytest.fixture
+def load_benchmark(monkeypatch):
+    """A script under benchmarks/ as a module, by file name. The scripts put benchmarks/ first on
+    sys.path when imported: that is undone after the test."""
+    import importlib.util
+    import sys
+
+    monkeypatch.setattr(sys, "path", list(sys.path))
+
+    def load(name: str):
+        path = Path(__file__).resolve().parents[1] / "benchmarks" / f"{name}.py"
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+
+    return load
+
+
+@pytest.fixture
 def synthetic_dir(tmp_path):
     return write_dataset(tmp_path / "synthetic")
 

@@ -269,22 +269,14 @@ def test_conv3x3_takes_conv2ds_own_path_outside_bf16_training():
         Conv3x3.gemm_weight_grad = True
 
 
-def test_profile_step_counts_conv3x3s_weight_gradient_gemm_as_convolution(monkeypatch):
+def test_profile_step_counts_conv3x3s_weight_gradient_gemm_as_convolution(load_benchmark):
     """benchmarks/profile_step.py once counted the GEMM inside Conv3x3's weight gradient as a dense
     layer, and printed the convolutions at 115% of the machine's GEMM rate (session 16)."""
-    import importlib.util
-    import sys
-    from pathlib import Path
-
     from torch.profiler import ProfilerActivity, profile
 
     from fashionlab.models.conv3x3 import Conv3x3
 
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "profile_step.py"
-    monkeypatch.setattr(sys, "path", list(sys.path))  # the script puts benchmarks/ first: undone after the test
-    spec = importlib.util.spec_from_file_location("profile_step", path)
-    profile_step = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(profile_step)
+    profile_step = load_benchmark("profile_step")
     conv, dense = Conv3x3(8, 16), torch.nn.Linear(16 * 9, 10)
     x = torch.randn(4, 8, 3, 3).contiguous(memory_format=torch.channels_last)
     with profile(activities=[ProfilerActivity.CPU]) as prof:
@@ -297,3 +289,16 @@ def test_profile_step_counts_conv3x3s_weight_gradient_gemm_as_convolution(monkey
             kinds.setdefault(profile_step.kind_of(event), []).append(event)
     # the dense layer's backward GEMM(s), and exactly one in the convolution's weight gradient
     assert len(kinds.get("convolution", [])) == 1 and kinds.get("dense layers"), kinds
+
+
+def test_step_overhead_rehearses_on_the_cpu_and_its_steps_learn(load_benchmark, capsys):
+    """benchmarks/step_overhead.py, as a session without a GPU can run it: the eager mode trains
+    (the CUDA test's check that graph and eager agree relies on the loss moving), and the graph mode
+    says it needs CUDA instead of failing."""
+    step_overhead = load_benchmark("step_overhead")
+    for name in ("ann-1", "ann-2", "ann-3"):
+        seconds, warm, timed = step_overhead.time_mode(name, "eager", torch.device("cpu"), "fp32", 20)
+        assert seconds > 0 and timed < warm - 0.05, (name, warm, timed)
+    step_overhead.main(["ann-3", "--device", "cpu", "--modes", "eager", "graph", "--steps", "3"])
+    out = capsys.readouterr().out
+    assert "ann-3 eager:" in out and "ms per step" in out and "ann-3 graph: skipped" in out, out
