@@ -124,8 +124,8 @@ def graph_step(model, optimizer, config, precision: str, channels_last: bool, ex
 
     from fashionlab.models.layers import apply_constraints
 
-    for group in optimizer.param_groups:
-        if isinstance(optimizer, (torch.optim.Adam, torch.optim.AdamW)):
+    if isinstance(optimizer, (torch.optim.Adam, torch.optim.AdamW)):
+        for group in optimizer.param_groups:
             group["capturable"] = True  # its step count lives on the device, so the graph can advance it
     static_x = example[0].clone()
     static_y = example[1].clone()
