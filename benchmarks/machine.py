@@ -29,13 +29,18 @@ def gemm_gflops(precision: str = "fp32", n: int = 1024, seconds: float = 1.0) ->
     return rates[len(rates) // 2]
 
 
-def reference_workload_seconds(steps: int = 1500, threads: int | None = None) -> float:
-    """Seconds for a fixed plain-PyTorch training loop of CNN-2's shape at batch 32, fp32, on the CPU.
+def reference_workload_seconds(steps: int = 1500, threads: int | None = None, precision: str = "fp32") -> float:
+    """Seconds for a fixed plain-PyTorch training loop of CNN-2's shape at batch 32 on the CPU.
 
     A yardstick that does not change when fashionlab's engine does: written out here with torch.nn
     only (no fashionlab import), random data, SGD, no augmentation. A benchmark's time divided by
     this one, measured in the same invocation, survives the machine's drift from hour to hour.
     1,500 steps is one epoch of CNN-2's protocol (48,000 images at batch 32).
+
+    precision "bf16" runs the same loop under bf16 autocast, channels_last, as the presets train
+    where bf16 is native. On the Intel Xeon with AMX the bf16 units drift apart from the fp32 ones
+    (session 22: the fp32 workload ran faster while `max`'s bf16 epochs ran slower), so a bf16
+    preset's time is read against this one.
     """
     import torch
     from torch import nn
@@ -56,11 +61,18 @@ def reference_workload_seconds(steps: int = 1500, threads: int | None = None) ->
     x = torch.rand(1600, 1, 28, 28, generator=generator)  # 50 batches, cycled
     y = torch.randint(0, 10, (x.shape[0],), generator=generator)
     batches = x.shape[0] // 32
+    bf16 = precision == "bf16"
+    if bf16:
+        model, x = model.to(memory_format=torch.channels_last), x.to(memory_format=torch.channels_last)
+    elif precision != "fp32":
+        raise ValueError(f"precision must be fp32 or bf16, got {precision!r}")
 
     def step(i):
         j = (i % batches) * 32
         optimizer.zero_grad(set_to_none=True)
-        nn.functional.cross_entropy(model(x[j:j + 32]), y[j:j + 32]).backward()
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            loss = nn.functional.cross_entropy(model(x[j:j + 32]), y[j:j + 32])
+        loss.backward()
         optimizer.step()
 
     for i in range(10):  # warm-up: allocator and oneDNN primitive caches
@@ -72,14 +84,17 @@ def reference_workload_seconds(steps: int = 1500, threads: int | None = None) ->
 
 
 def measure_machine_state(reference_steps: int = 1500) -> dict:
-    """GEMM rates and the reference workload, measured now and printed: put right before the timed work."""
+    """GEMM rates and the reference workload in fp32 and bf16, measured now and printed: put right before
+    the timed work. `reference_seconds` is the fp32 workload's (the figure of every result before
+    session 23); `reference_seconds_bf16` the bf16 one's."""
     state = {"gemm_gflops_fp32": gemm_gflops("fp32"), "gemm_gflops_bf16": gemm_gflops("bf16")}
     line = f"machine: GEMM {state['gemm_gflops_fp32']:,.0f} GFLOP/s fp32, {state['gemm_gflops_bf16']:,.0f} bf16"
     if reference_steps:
         state["reference_steps"] = reference_steps
         state["reference_seconds"] = reference_workload_seconds(reference_steps)
-        line += (f"; reference workload (plain PyTorch, CNN-2's shape, batch 32, fp32): "
-                 f"{reference_steps:,} steps in {state['reference_seconds']:.1f} s")
+        state["reference_seconds_bf16"] = reference_workload_seconds(reference_steps, precision="bf16")
+        line += (f"; reference workload (plain PyTorch, CNN-2's shape, batch 32): {reference_steps:,} steps in "
+                 f"{state['reference_seconds']:.1f} s fp32, {state['reference_seconds_bf16']:.1f} s bf16")
     print(line, flush=True)
     return state
 

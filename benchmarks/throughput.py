@@ -147,6 +147,7 @@ def main() -> None:
 
     gemm = measure_machine_state(args.reference_steps)
     reference_rate = 32 * args.reference_steps / gemm["reference_seconds"] if args.reference_steps else None
+    reference_rate_bf16 = 32 * args.reference_steps / gemm["reference_seconds_bf16"] if args.reference_steps else None
     devices = args.devices or (["cpu", "cuda"] if torch.cuda.is_available() else ["cpu"])
     if args.peer:
         devices = []  # the comparison with the peer starts its own processes, one measurement each
@@ -159,14 +160,17 @@ def main() -> None:
                         r = fashionlab_images_per_second(name, device, args.steps, args.repeats, precision, layout,
                                                          compiled == "on")
                         results.append(r)
-                        if reference_rate:  # a figure that survives the machine's drift
+                        if reference_rate:  # figures that survive the machine's drift, fp32's and bf16's
                             r["times_reference_rate"] = r["images_per_second"] / reference_rate
+                            r["times_reference_rate_bf16"] = r["images_per_second"] / reference_rate_bf16
                         variant = f" {r['layout']}{' compiled' if r['compiled'] else ''}" if (
                             args.layouts != ["engine"] or args.compile != ["off"]) else ""
                         print(f"{r['model']:<7} {r['device']:<5} {r['precision']:<5} batch {r['batch_size']:>4}{variant}: "
                               f"{r['images_per_second']:>9,.0f} images/s ({1000 * r['batch_size'] / r['images_per_second']:.1f} ms a step)"
                               f"  (peak {r['peak_memory_mib']:,.0f} MiB {r['peak_memory_kind']})"
-                              + (f"  {r['times_reference_rate']:.2f}x the reference" if reference_rate else ""), flush=True)
+                              + (f"  {r['times_reference_rate']:.2f}x the fp32 reference, "
+                                 f"{r['times_reference_rate_bf16']:.2f}x the bf16 one" if reference_rate else ""),
+                              flush=True)
     if args.peer == "keras2":
         peer_rounds = versus_keras2(args.steps, args.rounds)
         results.append({"peer": "keras2", "rounds": peer_rounds})
