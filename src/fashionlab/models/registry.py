@@ -46,8 +46,8 @@ MODELS: dict[str, ModelEntry] = {e.name: e for e in (
                1_848_768, 19, "fast:fastnet_wide"),
     ModelEntry("fastnet2", "fastnet with the stem pooled before BatchNorm and ReLU for GELU: 1.33x faster fast runs on "
                "the CPU, for the fast preset (not in the paper)", "cnn", 463_584, 20, "fast:fastnet2"),
-    ModelEntry("fastnet2-wide", "fastnet2 at twice the width, 64-128-256, the best preset's network in sessions 4 to 22 (not in the paper)",
-               "cnn", 1_848_768, 20, "fast:fastnet2_wide"),
+    ModelEntry("fastnet2-wide", "fastnet2 at twice the width, 64-128-256, the best preset's network in sessions 4 "
+               "to 22 (not in the paper)", "cnn", 1_848_768, 20, "fast:fastnet2_wide"),
     ModelEntry("fastnet2-wide-deep", "fastnet2-wide with a residual pair at 14x14 after the stem too, the best "
                "preset's network since session 23 (not in the paper)", "cnn", 1_922_752, 23, "fast:fastnet2_wide_deep"),
     ModelEntry("fastnet2-xl", "fastnet2 at three times the width, 96-192-384, the max preset's network in sessions 5 "
