@@ -703,3 +703,37 @@ def test_ema_weights_are_validated_tested_saved_and_resumed_exactly_with_every_r
     assert any(not torch.equal(saved[k], last[k]) for k in saved if saved[k].is_floating_point())
     metrics, disagreements = evaluate_run(tmp_path / "a", data_dir=synthetic_dir)
     assert disagreements == []  # evaluate scores the saved (averaged) weights with the same multi-crop TTA
+
+
+def test_low_res_epochs_train_on_smaller_images_then_full_size_and_resume_exactly(synthetic_dir, tmp_path, monkeypatch):
+    """Progressive resizing: the first low_res_epochs epochs see low_res x low_res batches, the rest and every
+    validation and test pass 28x28; an interrupted low-res epoch resumes to the straight run's numbers."""
+    from fashionlab.models import fast
+
+    seen = []  # (training?, side) of every forward pass
+    original = fast.FastNet.forward
+    monkeypatch.setattr(fast.FastNet, "forward", lambda self, x: seen.append((self.training, x.shape[-1])) or original(self, x))
+    config = load_config("fast", {"epochs": 3, "low_res_epochs": 2, "low_res": 12, "train_limit": 200,
+                                  "batch_size": 50, "device": "cpu"})
+    kwargs = dict(data_dir=synthetic_dir, progress=False, log=lambda s: None)
+    straight = train(config, tmp_path / "a", **kwargs)
+    train_sides = [side for training, side in seen if training]
+    steps = len(train_sides) // 3
+    assert train_sides == [12] * (2 * steps) + [28] * steps
+    assert {side for training, side in seen if not training} == {28}
+    with pytest.raises(Interrupted):
+        train(config, tmp_path / "b", should_stop=lambda e, s: (e, s) == (2, 1), **kwargs)
+    resumed = train(config, tmp_path / "b", resume=True, **kwargs)
+    assert _history_without_time(resumed.history) == _history_without_time(straight.history)
+    full = train(load_config("fast", {"epochs": 3, "train_limit": 200, "batch_size": 50, "device": "cpu"}),
+                 tmp_path / "c", **kwargs)
+    assert full.history[0]["train_loss"] != straight.history[0]["train_loss"]
+
+
+def test_low_res_epochs_need_a_network_of_any_size_and_a_full_size_last_epoch(capsys):
+    with pytest.raises(UserError, match="cnn-2 takes 28x28 only"):
+        load_config("cnn-2", {"low_res_epochs": 1})
+    with pytest.raises(UserError, match=r"low_res_epochs \(4\) must be below epochs \(4\)"):
+        load_config("fast", {"low_res_epochs": 4})
+    assert main(["train", "fast", "--set", "low_res=28"]) == 2
+    assert "low_res must be in [4, 27]" in capsys.readouterr().err

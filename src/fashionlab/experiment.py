@@ -70,6 +70,10 @@ class ExperimentConfig:
     random_erasing: float = field(default=0.0, metadata=_check(float, low=0, high=1,
                                   doc="probability of erasing a random rectangle of each training image with noise "
                                       "(Zhong et al. 2017, when augment); 0 is off"))
+    low_res_epochs: int = field(default=0, metadata=_check(int, low=0, doc="train the first N epochs on images scaled "
+                                "down to low_res pixels (progressive resizing), then at full size; 0 is off"))
+    low_res: int = field(default=16, metadata=_check(int, low=4, high=27, doc="side in pixels of the images of the "
+                         "first low_res_epochs epochs (bilinear, antialiased); validation and test stay full size"))
     alternate_flip: bool = field(default=False, metadata=_check(bool, doc="flip each image in every other epoch, "
                                                                         "from a random first epoch (airbench), instead of at random"))
     ema: float = field(default=0.0, metadata=_check(float, low=0, high=1, high_open=True,
@@ -206,6 +210,15 @@ def config_from_dict(values: dict, source: str = "config") -> ExperimentConfig:
                           "`fashionlab models list` shows them.")
     if config.release not in RELEASES:
         raise ConfigError(f"{source}: unknown release {config.release!r}; known: {', '.join(RELEASES)}.")
+    if config.low_res_epochs:
+        from .models.registry import MODELS
+
+        if not MODELS[config.model].any_image_size:
+            raise ConfigError(f"{source}: low_res_epochs needs a network that takes any image size (a fastnet); "
+                              f"{config.model} takes 28x28 only. Set low_res_epochs = 0 or another model.")
+        if config.low_res_epochs >= config.epochs:
+            raise ConfigError(f"{source}: low_res_epochs ({config.low_res_epochs}) must be below epochs "
+                              f"({config.epochs}): the last epochs train at full size, as the model is scored.")
     if config.validation_freq > 1 and config.early_stopping_patience:
         raise ConfigError(f"{source}: early_stopping_patience counts epochs and needs a validation after each; set "
                           f"validation_freq = 1 (not {config.validation_freq}) or early_stopping_patience = 0.")

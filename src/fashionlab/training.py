@@ -120,12 +120,16 @@ class TrainStep:
         self.aug_gen, self.channels_last, self.precision, self.ema = aug_gen, channels_last, precision, ema
         self.forward = model if forward is None else forward
 
-    def __call__(self, x: torch.Tensor, y: torch.Tensor, flips: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """`flips` (bool per image) replaces the random flips: the alternating-flip schedule."""
+    def __call__(self, x: torch.Tensor, y: torch.Tensor, flips: torch.Tensor | None = None,
+                 size: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """`flips` (bool per image) replaces the random flips: the alternating-flip schedule. `size`: train on
+        the batch scaled down to size x size pixels (progressive resizing), after augmentation."""
         config = self.config
         if config.augment:
             x = augment_batch(x, self.aug_gen, flip=config.flip, zoom=config.zoom, shift=config.shift, flips=flips,
                               erasing=config.random_erasing)
+        if size is not None:
+            x = F.interpolate(x, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         with autocast(x.device, self.precision):
@@ -611,7 +615,9 @@ def _train_epoch(fit: _Fit, state: FitState, started: float, stop: Callable[[int
     # a resumed epoch adds its losses in exactly the same order.
     loss_sum = torch.tensor(sums["loss"], device=device, dtype=torch.float64)
     correct = torch.tensor(sums["correct"], device=device, dtype=torch.int64)
-    bar = _progress_bar(progress, steps_per_epoch, state.step, f"epoch {state.epoch}/{config.epochs}")
+    size = config.low_res if state.epoch <= config.low_res_epochs else None
+    bar = _progress_bar(progress, steps_per_epoch, state.step,
+                        f"epoch {state.epoch}/{config.epochs}" + (f" at {size}x{size}" if size else ""))
     fit.model.train()
     for step in range(state.step + 1, steps_per_epoch + 1):
         index = perm[(step - 1) * config.batch_size : step * config.batch_size]
@@ -619,7 +625,7 @@ def _train_epoch(fit: _Fit, state: FitState, started: float, stop: Callable[[int
         lr = learning_rate_at(config, (state.epoch - 1) * steps_per_epoch + step - 1, config.epochs * steps_per_epoch)
         for group in fit.optimizer.param_groups:
             group["lr"] = lr * group.get("lr_scale", 1.0)
-        loss, logits = fit.train_step(split.train_x[index], y, fit.flips(index, state.epoch))
+        loss, logits = fit.train_step(split.train_x[index], y, fit.flips(index, state.epoch), size)
         loss_sum += loss * y.shape[0]
         correct += (logits.argmax(1) == y).sum()
         sums["seen"] += y.shape[0]

@@ -25,6 +25,12 @@ class ModelEntry:
     hidden_layers: int  # as the paper counts them (models.summary.ModelSummary.hidden_layers)
     factory: str  # "module:function" in fashionlab.models
 
+    @property
+    def any_image_size(self) -> bool:
+        """Whether it takes images of any side: every FastNet pools globally before its head; the paper's
+        networks flatten a 28x28 map into Dense layers."""
+        return self.factory.startswith("fast:")
+
     def __post_init__(self):
         if self.family not in FAMILIES:
             raise ValueError(f"model {self.name}: family must be one of {FAMILIES}, got {self.family!r}")

@@ -19,8 +19,8 @@ FULL_TRAIN_SET = 60_000  # training images of every release fashionlab knows (th
 # and the like do not make a run another protocol.
 PROTOCOL_KEYS = ("model", "optimizer", "lr", "momentum", "weight_decay", "schedule", "warmup", "label_smoothing",
                  "tta_flip", "tta_shift", "batch_size", "validation_split", "augment", "flip", "alternate_flip", "zoom",
-                 "shift", "random_erasing", "dirac_init", "whiten_init", "bn_bias_lr_scale", "unit_norm_axis", "ema",
-                 "early_stopping_patience", "evaluate_weights")
+                 "shift", "random_erasing", "low_res_epochs", "low_res", "dirac_init", "whiten_init", "bn_bias_lr_scale",
+                 "unit_norm_axis", "ema", "early_stopping_patience", "evaluate_weights")
 
 
 @lru_cache(maxsize=None)
