@@ -110,3 +110,15 @@ def test_a_run_argument_that_is_a_file_or_nothing_says_which(tmp_path, capsys, c
     assert f"{a_file} is a file, not a run directory" in err and "--out" in err
     err = one_line_exit_2([command, str(tmp_path / "nowhere")], capsys)
     assert "no such run directory" in err
+
+
+@pytest.mark.parametrize("argv", [["models", "list"], ["models", "show", "cnn-2"]])
+def test_output_into_a_closed_pipe_ends_quietly(argv):
+    """`fashionlab models list | head -1`: the reader has gone, so no traceback and no 'Exception ignored'."""
+    import subprocess
+    import sys
+
+    process = subprocess.Popen([sys.executable, "-m", "fashionlab", *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process.stdout.close()  # before the interpreter has started: every write meets a closed pipe
+    err = process.stderr.read().decode()
+    assert process.wait() == 0 and err == ""
