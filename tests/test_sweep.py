@@ -140,6 +140,8 @@ def test_shipped_specs_load_and_validate(name):
     ("[search.lr]\nlow = 0.001\nhigh = 0.1\nlgo = true\n", ["[search.lr]", "unknown key 'lgo'", "Known keys: choices, low, high, log, step"]),
     ("[search.lr]\nlow = 0.001\nhigh = 0.1\n", ["[search.lr]", "grid cannot cover"]),
     ("[search.epochs]\nchoices = [1, 2]\n", ["epochs is also fixed in [set]"]),
+    ("[search.seed]\nlow = 0\nhigh = 4611686018427387904\n", ["grid has 4,611,686,018,427,387,905 points",
+                                                             "more than the 1,000,000", "sampler = \"random\""]),
 ])
 def test_a_bad_spec_is_refused_before_anything_runs(body, words, tmp_path, capsys):
     head = 'name = "bad"\nbase = "ann-2"\nsampler = "grid"\n'
@@ -152,6 +154,22 @@ def test_a_bad_spec_is_refused_before_anything_runs(body, words, tmp_path, capsy
         assert word in err, err
     assert str(spec) in err or "bad.toml" in err
     assert not (tmp_path / "out").exists()  # refused before any folder, study or trial
+
+
+def test_a_random_or_tpe_sweep_over_a_huge_int_range_is_never_listed(tmp_path, monkeypatch):
+    """Only a grid lists its points; a seed searched over [0, 2**62] by TPE is counted, not enumerated
+    (listing it took all the memory)."""
+    from fashionlab.sweep import Dimension
+
+    def refuse(self):
+        raise AssertionError(f"[search.{self.key}] listed for a sampler that does not need it")
+
+    monkeypatch.setattr(Dimension, "grid_values", refuse)
+    for sampler in ("random", "tpe"):
+        text = (f'name = "seeds"\nbase = "ann-2"\nsampler = "{sampler}"\ntrials = 2\n'
+                '[search.seed]\nlow = 0\nhigh = 4611686018427387904\n')
+        spec = load_spec(str(write(tmp_path / f"{sampler}.toml", text)))
+        assert spec.trials == 2 and spec.search[0].grid_count() == 2**62 + 1
 
 
 def test_a_spec_that_is_a_loop_of_links_is_one_line(tmp_path, capsys):

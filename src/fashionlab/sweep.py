@@ -63,6 +63,7 @@ SQLITE_FILE = "study.db"
 SPEC_ATTR = "fashionlab_spec"  # study user attribute: the spec every worker must share
 NOT_RUN_ATTR = "not_run"  # trial user attribute of a trial closed unrun (see the module docstring)
 MAX_RETRIES = 3  # a trial whose worker dies is retried this many times, then its slot is spent
+MAX_GRID_POINTS = 1_000_000  # a grid sweep lists its points (Optuna's GridSampler too): beyond this, a mistyped range
 # Spec keys: type, default, doc. `set` and `search` are tables, checked on their own.
 SPEC_KEYS = {
     "name": (str, None, "the study's name (letters, digits, . _ -)"),
@@ -104,15 +105,23 @@ class Dimension:
             return trial.suggest_int(self.key, self.low, self.high, step=self.step or 1, log=self.log)
         return trial.suggest_float(self.key, self.low, self.high, step=self.step, log=self.log)
 
+    def grid_count(self) -> int | None:
+        """How many values a grid visits, or None when the range is continuous (counted, not listed:
+        an int range such as a seed's may hold 2**63 values)."""
+        if self.choices is not None:
+            return len(self.choices)
+        if self.kind is int or self.step:
+            return int(math.floor((self.high - self.low) / (self.step or 1) + 1e-9)) + 1
+        return None
+
     def grid_values(self) -> list | None:
         """Every value a grid visits, or None when the range is continuous."""
         if self.choices is not None:
             return list(self.choices)
-        if self.kind is int or self.step:
-            step = self.step or 1
-            count = int(math.floor((self.high - self.low) / step + 1e-9)) + 1
-            return [self.kind(round(self.low + i * step, 12)) for i in range(count)]
-        return None
+        if (count := self.grid_count()) is None:
+            return None
+        step = self.step or 1
+        return [self.kind(round(self.low + i * step, 12)) for i in range(count)]
 
     def to_dict(self) -> dict:
         if self.choices is not None:
@@ -264,13 +273,16 @@ def spec_from_dict(values: dict, source: str, folder: Path | None = None) -> Swe
     sweep = SweepSpec(name=spec["name"], description=spec["description"], source=source, base=base,
                       base_config=base_config.to_dict(), fixed=fixed, search=search,
                       **{k: spec[k] for k in SPEC_KEYS if k not in ("name", "description", "base")})
-    grid = sweep.grid()
     if sweep.sampler == "grid":
-        if grid is None:
-            continuous = next(d.key for d in search if d.grid_values() is None)
+        counts = {d.key: d.grid_count() for d in search}
+        if None in counts.values():
+            continuous = next(key for key, count in counts.items() if count is None)
             raise ConfigError(f"{source}: [search.{continuous}] is a continuous range, which a grid cannot cover. "
                               "Give it `choices` or a `step`, or use sampler = \"random\" or \"tpe\".")
-        size = math.prod(len(v) for v in grid.values())
+        size = math.prod(counts.values())
+        if size > MAX_GRID_POINTS:
+            raise ConfigError(f"{source}: the grid has {size:,} points, more than the {MAX_GRID_POINTS:,} a grid sweep "
+                              "lists; narrow the ranges or widen their steps, or use sampler = \"random\" or \"tpe\".")
         if sweep.trials > size:
             raise ConfigError(f"{source}: trials = {sweep.trials}, but the grid has only {size} points; "
                               f"give at most {size} (or leave trials out).")
