@@ -7,6 +7,7 @@ throwaway server and sets it): outside CI they skip without it, in CI they fail.
 """
 
 import json
+import math
 import os
 import shutil
 import signal
@@ -267,6 +268,24 @@ def test_slots_hand_a_failed_trials_slot_to_its_retry():
 
 
 # ---------------------------------------------------------------- SQLite, one machine
+
+
+def test_a_diverging_trial_is_the_worst_value_and_the_sweep_goes_on(tmp_path, capsys):
+    data = write_dataset(tmp_path / "data")
+    text = GRID.format(epochs=1).replace('choices = ["adam", "sgd", "rmsprop"]', 'choices = ["sgd"]')
+    spec = write(tmp_path / "lr.toml", text.replace("choices = [0.001, 0.01]", "choices = [1e30, 0.01]"))
+    out = tmp_path / "sweep"
+    code = main(["sweep", str(spec), "--out", str(out), "--data-dir", str(data), "--quiet"])
+    printed = capsys.readouterr().out
+    assert code == 0, printed
+    study = optuna.load_study(study_name="grid", storage=open_storage(f"sqlite:///{out / 'study.db'}"))
+    by_lr = {t.params["lr"]: t for t in study.get_trials()}
+    assert by_lr[1e30].state == by_lr[0.01].state == TrialState.COMPLETE
+    assert by_lr[1e30].value == -math.inf and 0 <= by_lr[0.01].value <= 1 and study.best_trial.params["lr"] == 0.01
+    record = RunDir(out / "trials" / f"{by_lr[1e30].number:04d}").read_trial()
+    assert record["state"] == "diverged" and record["value"] == -math.inf
+    assert f"trial {by_lr[1e30].number}: diverged, scored as the worst best_val_accuracy (training diverged in epoch 1" in printed
+    assert "<td data-v=\"training diverged in epoch 1: " in (out / "report.html").read_text()  # the trial's note
 
 
 def test_sqlite_default_three_tiny_trials_complete_and_are_ordinary_runs(tmp_path, capsys):

@@ -13,6 +13,10 @@ class ConfigError(UserError):
     """An experiment config is invalid."""
 
 
+class TrainingDiverged(UserError):
+    """A fit's loss became NaN or infinite: a setting to change, and for a sweep the worst trial, not a failure."""
+
+
 def did_you_mean(word: str, choices) -> str:
     """' Did you mean 'x'?' for the closest of `choices` to a mistyped `word` (case aside), else ''."""
     from difflib import get_close_matches

@@ -52,7 +52,7 @@ else:  # pragma: no cover
 HISTORY_COLUMNS = ("epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "lr", "seconds")
 VALIDATION_COLUMNS = ("val_loss", "val_accuracy")  # None in a row, empty in history.csv: the epoch was not validated
 KINDS = ("network", "baseline", "ensemble", "trial")
-TRIAL_STATES = ("running", "complete", "pruned", "failed")  # trial.json's `state`
+TRIAL_STATES = ("running", "complete", "pruned", "failed", "diverged")  # trial.json's `state`
 RUN_FIGURES = (  # file name, caption: in the order reports show them
     ("learning_curves.png", "Learning curves: accuracy and loss, train against validation"),
     ("confusion_matrix.png", "Confusion matrix on the test set (counts)"),

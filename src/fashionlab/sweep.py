@@ -45,7 +45,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Callable
 
-from .errors import ConfigError, UserError, did_you_mean
+from .errors import ConfigError, TrainingDiverged, UserError, did_you_mean
 from .experiment import FIELDS, config_from_dict, load_config, non_default_values, parse_toml, read_config_text
 from .fileio import atomic_write_json, missing_folders, remove_empty_folders
 from .runs import RunDir, was_validated
@@ -61,6 +61,7 @@ STUDY_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 SWEEP_FILE = "sweep.json"
 SQLITE_FILE = "study.db"
 SPEC_ATTR = "fashionlab_spec"  # study user attribute: the spec every worker must share
+DIVERGED_ATTR = "diverged"  # trial user attribute: why a trial's training diverged
 NOT_RUN_ATTR = "not_run"  # trial user attribute of a trial closed unrun (see the module docstring)
 MAX_RETRIES = 3  # a trial whose worker dies is retried this many times, then its slot is spent
 MAX_GRID_POINTS = 1_000_000  # a grid sweep lists its points (Optuna's GridSampler too): beyond this, a mistyped range
@@ -752,11 +753,19 @@ def _run_trial(study, storage, trial, frozen, spec: SweepSpec, folder: Path, stu
         run.write_trial({**record, "state": "pruned", "value": value})
         say(f"trial {trial.number}: pruned after epoch {record['epochs_run']} ({spec.objective} so far {_fmt(value)})")
         return
+    except TrainingDiverged as exc:  # a setting that does not train: the worst value, and the sweep goes on
+        worst = math.inf if spec.direction == "minimize" else -math.inf
+        trial.set_user_attr(DIVERGED_ATTR, str(exc).split(". ")[0])  # for every machine's report
+        if not tell(worst):
+            return taken_over()
+        run.write_trial({**record, "state": "diverged", "value": worst})
+        say(f"trial {trial.number}: diverged, scored as the worst {spec.objective} ({trial.user_attrs[DIVERGED_ATTR]})")
+        return
     except BaseException:
         run.write_trial({**record, "state": "failed"})
         raise
     value = result.metrics[spec.objective]
-    if not math.isfinite(value):  # a diverged run: the worst value, not a failure of the worker
+    if not math.isfinite(value):  # NaN or infinite scores without a diverged loss: the worst value too
         value = math.inf if spec.direction == "minimize" else -math.inf
     if not tell(value):
         return taken_over()
@@ -836,6 +845,7 @@ class TrialRow:
     retry_of: list = field(default_factory=list)
     worker: str | None = None
     intermediate: dict = field(default_factory=dict)
+    diverged: str | None = None  # why its training stopped (NaN or infinite loss); its value is the worst
 
 
 @dataclass
@@ -901,7 +911,7 @@ def read_sweep(folder, storage_url: str | None = None) -> SweepView:
             started=t.datetime_start.isoformat(timespec="seconds") if t.datetime_start else None,
             run_dir=local if own and own.get("number") == t.number else None,
             retry_of=list(t.system_attrs.get("retry_history", [])), worker=t.user_attrs.get("worker"),
-            intermediate=dict(t.intermediate_values)))
+            intermediate=dict(t.intermediate_values), diverged=t.user_attrs.get(DIVERGED_ATTR)))
     importances, note = _importances(study)
     starts = [t.datetime_start for t in trials if t.datetime_start]
     ends = [t.datetime_complete for t in trials if t.datetime_complete]

@@ -37,7 +37,7 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn, update_bn
 from .data import Dataset, load_dataset, split_training_set
 from .data.augment import augment_batch
 from .device import autocast, deterministic_algorithms, place_model, resolve_device, resolve_precision
-from .errors import UserError
+from .errors import TrainingDiverged, UserError
 from .evaluation import eval_batches, evaluate, loss_and_accuracy, predict_logits, to_input
 from .experiment import RUN_SETTINGS, ExperimentConfig, config_from_dict, load_config
 from .fileio import WriteFailure
@@ -461,7 +461,7 @@ def _check_finite(run: RunDir, row: dict) -> None:
     """Stop a diverged fit: NaN or infinite losses would otherwise train on and write a finished-looking run."""
     bad = [k for k in ("train_loss", "val_loss") if row[k] is not None and not math.isfinite(row[k])]
     if bad:
-        raise UserError(f"training diverged in epoch {row['epoch']}: {' and '.join(bad)} became {row[bad[0]]}. "
+        raise TrainingDiverged(f"training diverged in epoch {row['epoch']}: {' and '.join(bad)} became {row[bad[0]]}. "
                         f"Lower the learning rate (or check the config). {run.path} is left unfinished, "
                         "without weights or metrics.")
 

@@ -209,7 +209,7 @@ def _trials_table(view: SweepView, out: Path) -> str:
                                                       "test acc", "run directory", "note"])
     body = []
     for r in view.ranked():
-        note = f"retry of {', '.join(map(str, r.retry_of))}" if r.retry_of else ""
+        note = "; ".join(filter(None, [f"retry of {', '.join(map(str, r.retry_of))}" if r.retry_of else "", r.diverged]))
         body.append("<tr>" + _cell(r.number) + _cell(r.state) + _cell(r.value)
                     + "".join(_cell(r.params.get(k)) for k in keys) + _cell(r.epochs)
                     + _cell(None if r.seconds is None else round(r.seconds, 1))
