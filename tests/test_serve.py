@@ -182,14 +182,15 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.mark.parametrize("where", ["port in use", "not this machine"])
+@pytest.mark.parametrize("where", ["port in use", "not this machine", "empty label"])
 def test_a_port_in_use_or_a_foreign_host_is_one_line(run_dir, capsys, where):
     from conftest import one_line_exit_2
 
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
-        host, port = ("127.0.0.1", taken.getsockname()[1]) if where == "port in use" else ("192.0.2.1", 0)
+        host, port = {"port in use": ("127.0.0.1", taken.getsockname()[1]), "not this machine": ("192.0.2.1", 0),
+                      "empty label": ("127.0.0..1", 0)}[where]  # IDNA cannot encode it: a UnicodeError, not an OSError
         err = one_line_exit_2(["serve", str(run_dir), "--host", host, "--port", str(port), "--device", "cpu"], capsys)
     assert f"--host {host} --port {port}: cannot listen there" in err
 

@@ -482,8 +482,8 @@ def _listening_socket(host: str, port: int):
         sock = socket.socket(family, kind, proto)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does: restart without waiting
         sock.bind(address)
-    except OSError as exc:
-        raise UserError(f"--host {host} --port {port}: cannot listen there ({exc.strerror or exc}); "
+    except (OSError, UnicodeError) as exc:  # UnicodeError: a host name IDNA cannot encode (an empty label)
+        raise UserError(f"--host {host} --port {port}: cannot listen there ({getattr(exc, 'strerror', None) or exc}); "
                         "give a free --port, or a --host that is an address of this machine.") from None
     sock.set_inheritable(True)
     return sock
