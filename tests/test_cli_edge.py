@@ -122,3 +122,11 @@ def test_output_into_a_closed_pipe_ends_quietly(argv):
     process.stdout.close()  # before the interpreter has started: every write meets a closed pipe
     err = process.stderr.read().decode()
     assert process.wait() == 0 and err == ""
+
+
+@pytest.mark.parametrize("title, words", [("bad\udcff", "not valid Unicode text"), ("two\nlines", "control character")])
+def test_report_title_must_be_one_line_of_text(tmp_path, capsys, title, words):
+    """A title from undecodable argv bytes (Python's surrogate escapes) could not be written as UTF-8 HTML."""
+    out = tmp_path / "r.html"
+    err = one_line_exit_2(["report", str(tmp_path), "--title", title, "--out", str(out)], capsys)
+    assert "--title" in err and words in err and not out.exists()

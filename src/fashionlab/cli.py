@@ -348,6 +348,10 @@ def cmd_report(args) -> int:
         return 0
     if args.storage:
         raise UserError("--storage is for a sweep folder's report; run directories need none.")
+    from .experiment import text_problem
+
+    if args.title is not None and (problem := text_problem("title", args.title)):
+        raise UserError(f"--title {problem}; got {args.title!r}.")
     if not args.out:
         raise UserError("--out FILE.html is required for a report of run directories (a sweep folder's report "
                         "goes to SWEEP_DIR/report.html by default).")

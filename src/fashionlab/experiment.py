@@ -147,7 +147,7 @@ def non_default_values(values: dict) -> dict:
 INT_MAX = 2**63 - 1  # every int key must fit in int64: torch takes seeds and sizes as int64
 
 
-def _bad_text(key: str, value: str) -> str | None:
+def text_problem(key: str, value: str) -> str | None:
     """Why a string cannot be a value of `key` (it ends up in file names, TOML and one-line messages)."""
     try:
         value.encode("utf-8")
@@ -175,7 +175,7 @@ def _validate_value(key: str, value, source: str):
         raise ConfigError(f"{source}: {key} must be a finite number; got {value!r}.")
     if kind is int and abs(value) > INT_MAX:
         raise ConfigError(f"{source}: {key} must be at most 2**63 - 1 ({INT_MAX}); got {value!r}.")
-    if kind is str and (problem := _bad_text(key, value)):
+    if kind is str and (problem := text_problem(key, value)):
         raise ConfigError(f"{source}: {key} {problem}; got {value!r}.")
     if spec["choices"] and value not in spec["choices"]:
         raise ConfigError(f"{source}: {key} must be one of {', '.join(spec['choices'])}; got {value!r}.")
