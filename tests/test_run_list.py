@@ -111,6 +111,18 @@ def test_bad_sort_and_filter_are_one_line_errors(argv, message, capsys):
     assert message in one_line_exit_2(["runs", str(RESULTS.parent), *argv], capsys)
 
 
+def test_number_filters_compare_a_damaged_files_huge_count_without_overflow(tmp_path, capsys):
+    _fake_runs(tmp_path, 2)
+    damaged = next(tmp_path.glob("*/*-001")) / "metrics.json"
+    metrics = json.loads(damaged.read_text())
+    metrics["train_count"] = int("9" * 400)  # parsed as an int; float() of it overflows
+    damaged.write_text(json.dumps(metrics))
+    assert main(["runs", str(tmp_path), "--filter", "train_images>1e300", "--json"]) == 0
+    assert [row["name"] for row in json.loads(capsys.readouterr().out)] == [f"group-0/{damaged.parent.name}"]
+    assert main(["runs", str(tmp_path), "--filter", "train_images<=48000", "--json"]) == 0
+    assert len(json.loads(capsys.readouterr().out)) == 1
+
+
 def test_missing_folder_is_a_one_line_error(tmp_path, capsys):
     assert "no such folder" in one_line_exit_2(["runs", str(tmp_path / "nowhere")], capsys)
     (tmp_path / "metrics.json").write_text("{}")

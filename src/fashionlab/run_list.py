@@ -8,6 +8,7 @@ of runs.
 from __future__ import annotations
 
 import fnmatch
+import operator
 import re
 from dataclasses import asdict
 from pathlib import Path
@@ -85,12 +86,13 @@ def parse_filter(text: str):
     try:
         bound = float(wanted)
     except ValueError:
-        raise UserError(f"--filter {text!r}: {op} needs a number, e.g. --filter 'test_accuracy>0.9'.") from None
-    compare = {">": float.__gt__, ">=": float.__ge__, "<": float.__lt__, "<=": float.__le__}[op]
+        raise UserError(f"--filter {text!r}: {op} needs a number, e.g. --filter 'test_acc>0.9'.") from None
+    compare = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le}[op]
 
     def test(row):
         value = _value(row, key)
-        return isinstance(value, (int, float)) and compare(float(value), bound)
+        # int against float compares exactly: float(value) would overflow on a damaged file's 400-digit count
+        return isinstance(value, (int, float)) and not isinstance(value, bool) and compare(value, bound)
     return test
 
 
