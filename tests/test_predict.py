@@ -169,6 +169,23 @@ def test_show_draws_each_input_beside_its_probabilities(small_run, tmp_path, cap
     assert "--show" in err and "is a directory" in err
 
 
+def test_show_draws_at_most_max_shown_rows_and_only_a_figure_format(small_run, tmp_path, capsys, monkeypatch):
+    from fashionlab import predict_figure
+
+    monkeypatch.setattr(predict_figure, "MAX_SHOWN", 2)
+    images = []
+    for i in range(3):
+        images.append(tmp_path / f"item{i}.png")
+        Image.fromarray(item_image()).save(images[-1])
+    out = tmp_path / "shown.png"
+    assert main(["predict", str(small_run), *map(str, images), "--show", str(out)]) == 0
+    assert f"wrote {out} (the first 2 of 3 images; give fewer images to draw the others)" in capsys.readouterr().out
+    with Image.open(out) as figure:
+        assert 0.45 < figure.size[1] / figure.size[0] < 0.85  # two rows, as above
+    err = one_line_exit_2(["predict", str(small_run), str(images[0]), "--show", str(tmp_path / "shown.txt")], capsys)
+    assert "--show" in err and "give a file name ending in .png" in err and not (tmp_path / "shown.txt").exists()
+
+
 def test_show_with_a_loop_of_links_among_the_images_names_it_and_draws_the_rest(small_run, tmp_path, capsys):
     item, loop, out = tmp_path / "item.png", tmp_path / "loop", tmp_path / "shown.png"
     Image.fromarray(item_image()).save(item)

@@ -147,16 +147,23 @@ def cmd_data_verify(args) -> int:
     return 0
 
 
-def cmd_data_show(args) -> int:
+def _check_figure_name(path: str, flag: str) -> None:
+    """A figure is written in the format its name asks for: a name without one of them is refused."""
     from pathlib import Path
 
+    from .figures import FIGURE_FORMATS
+
+    if Path(path).suffix.lower() not in FIGURE_FORMATS:
+        raise UserError(f"{flag} {path}: give a file name ending in {', '.join(FIGURE_FORMATS)} (the format to write).")
+
+
+def cmd_data_show(args) -> int:
     from .data import load_dataset
     from .fileio import check_output_file
-    from .figures import FIGURE_FORMATS, sample_grid
+    from .figures import sample_grid
 
     check_output_file(args.out, "--out", "samples.png")
-    if Path(args.out).suffix.lower() not in FIGURE_FORMATS:
-        raise UserError(f"--out {args.out}: give a file name ending in {', '.join(FIGURE_FORMATS)} (the format to write).")
+    _check_figure_name(args.out, "--out")
     if not (1 <= args.per_class <= 100 and args.seed >= 0):
         raise UserError(f"--per-class {args.per_class}, --seed {args.seed}: give 1 to 100 samples per class and a seed >= 0.")
     dataset = load_dataset(args.release, args.data_dir)
@@ -302,6 +309,7 @@ def cmd_predict(args) -> int:
 
     if args.show:
         check_output_file(args.show, "--show", "predictions.png")
+        _check_figure_name(args.show, "--show")
         refuse_run_file_as_output(args.show, "--show")
         # realpath, not Path.resolve(): an image that is a loop of links is reported per image below, not raised here
         if any(os.path.realpath(image) == os.path.realpath(args.show) for image in args.images):
@@ -319,10 +327,11 @@ def cmd_predict(args) -> int:
             print(f"fashionlab: warning: {p.path}: {text}", file=sys.stderr)
     answered = [p for p in results if not p.error]
     if args.show and answered:
-        from .predict_figure import prediction_figure
+        from .predict_figure import MAX_SHOWN, prediction_figure
 
         prediction_figure(answered, answered[0].classes, args.show)
-        print(f"wrote {args.show}")
+        print(f"wrote {args.show}" + (f" (the first {MAX_SHOWN} of {len(answered)} images; give fewer images to draw "
+                                      "the others)" if len(answered) > MAX_SHOWN else ""))
     failed = len(results) - len(answered)
     if failed and len(results) > 1:  # one file: its error line says it all
         print(f"fashionlab: {failed} of {len(results)} files could not be read"

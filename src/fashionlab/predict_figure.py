@@ -12,14 +12,17 @@ import textwrap
 from .figures import save_figure
 
 
+MAX_SHOWN = 50  # rows of a --show figure: 250 images drew a 142-megapixel PNG that image viewers refuse
+
+
 def prediction_figure(predictions, classes, path) -> None:
-    """Draw the predictions that have probabilities (files that failed are left out) into `path`."""
+    """Draw the first MAX_SHOWN predictions that have probabilities (files that failed are left out) into `path`."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    shown = [p for p in predictions if p.probabilities is not None]
+    shown = [p for p in predictions if p.probabilities is not None][:MAX_SHOWN]
     fig, axes = plt.subplots(len(shown), 2, figsize=(9, 2.9 * len(shown)), squeeze=False,
                              gridspec_kw={"width_ratios": [1, 2.2]})
     positions = range(len(classes))
