@@ -100,3 +100,13 @@ def test_onnx_export_agrees_on_the_full_real_test_set(real_data, tmp_path, capsy
     assert main(["export", str(run_dir), "--data-dir", str(real_data)]) == 0
     assert "10000 of 10000 test images" in capsys.readouterr().out
     assert (run_dir / "model.onnx").is_file()
+
+
+@pytest.mark.parametrize("fmt, name, says", [("torchscript", "model.onnx", "the name says onnx"),
+                                             ("onnx", "model.PT", "the name says torchscript")])
+def test_export_refuses_a_name_of_the_other_format(runs, tmp_path, capsys, fmt, name, says):
+    data, run_dirs = runs
+    out = tmp_path / name
+    err = one_line_exit_2(["export", str(run_dirs["cnn-2"]), "--format", fmt, "--out", str(out), "--data-dir", str(data)],
+                          capsys)
+    assert says in err and f"--format {fmt} writes {fmt}" in err and not out.exists()

@@ -145,6 +145,10 @@ def export_run(run_dir, fmt: str = "onnx", out=None, data_dir=None) -> ExportRes
     loaded = load_run_model(run_dir, device="cpu")
     out = Path(out) if out else run_dir / f"model{SUFFIX[fmt]}"
     check_output_file(out, "--out", f"model{SUFFIX[fmt]}")  # before the test set is scored twice
+    named = next((other for other, suffix in SUFFIX.items() if other != fmt and out.suffix.lower() == suffix), None)
+    if named:  # a TorchScript file named .onnx fails later, in whatever tries to open it as ONNX
+        raise UserError(f"--out {out}: the name says {named}, but --format {fmt} writes {fmt}; name it "
+                        f"*{SUFFIX[fmt]} or give --format {named}.")
     run = RunDir(run_dir)
     metrics = run.read_metrics() if run.metrics.is_file() else {}
     dataset = load_dataset(loaded.config.release, data_dir)
