@@ -144,7 +144,11 @@ def test_hostile_uploads_get_4xx_json(client):
         (dict(files={"file": ("notes.png", b"this is text, not a PNG", "image/png")}), 415, "not a readable image"),
         (dict(files={"file": ("notes.txt", b"hello", "text/plain")}), 415, "not PNG, JPEG or WebP"),
         (dict(files={"file": ("pic.gif", png_bytes(item(), "GIF"), "image/gif")}), 415, "not PNG, JPEG or WebP"),
-        (dict(files={"file": ("disguised.png", png_bytes(item(), "GIF"), "image/png")}), 415, "not a readable image"),
+        (dict(files={"file": ("disguised.png", png_bytes(item(), "GIF"), "image/png")}), 415,
+         "not a readable image (not a PNG, JPEG or WEBP image, the formats accepted here)"),
+        (dict(content=b'--xx\r\nContent-Disposition: form-data; name="file"; filename="bare.png"\r\n\r\n'
+                      + png_bytes(item()) + b"\r\n--xx--\r\n", headers={"content-type": "multipart/form-data; boundary=xx"}),
+         415, "bare.png: no content type is not PNG"),
         (dict(files={"file": ("empty.png", b"", "image/png")}), 400, "empty"),
         (dict(data={"note": "no file"}, files={"other": ("a.txt", b"x", "text/plain")}), 400, "no image file"),
         (dict(data={"note": "no file"}), 415, "multipart/form-data"),
@@ -158,6 +162,15 @@ def test_hostile_uploads_get_4xx_json(client):
     assert client.post("/predict?top=0", files={"file": ("x.png", png_bytes(item()), "image/png")}).status_code == 422
     assert client.post("/predict?top=abc", files={"file": ("x.png", png_bytes(item()), "image/png")}).status_code == 422
     assert client.post("/predict", files={"file": ("x.png", png_bytes(item()), "image/png")}).status_code == 200
+
+
+def test_the_multipart_media_type_is_read_in_any_case(client):
+    boundary = "XX"
+    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"x.png\"\r\n"
+            "Content-Type: image/png\r\n\r\n").encode() + png_bytes(item()) + f"\r\n--{boundary}--\r\n".encode()
+    r = client.post("/predict", content=body, headers={"content-type": f"Multipart/Form-Data; boundary={boundary}"})
+    assert r.status_code == 200, r.text
+    assert len(r.json()["results"]) == 1 and len(r.json()["results"][0]["top"]) == 3
 
 
 def test_a_malformed_multipart_body_is_a_400_and_no_stray_log_line(client, caplog):

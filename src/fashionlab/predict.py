@@ -169,7 +169,9 @@ def _prepare(source, name, max_pixels: int, formats, silence_c_stderr: bool = Fa
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise ImageTooLarge(too_large) from None
     except UnidentifiedImageError:  # Pillow's message names the in-memory buffer, not the file
-        raise UserError(f"{name}: not a readable image (no format Pillow knows). Give a PNG or JPEG file.") from None
+        known = (f"not a {', '.join(formats[:-1])} or {formats[-1]} image, the formats accepted here" if formats
+                 else "no format Pillow knows")
+        raise UserError(f"{name}: not a readable image ({known}). Give a PNG or JPEG file.") from None
     except (OSError, SyntaxError, ValueError, TypeError, EOFError) as exc:
         raise UserError(f"{name}: not a readable image ({exc}). Give a PNG or JPEG file.") from None
     for message, category in {" ".join(str(w.message).split()): w.category for w in pillow_warnings}.items():

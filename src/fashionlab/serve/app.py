@@ -145,7 +145,7 @@ def create_app(run_dir, max_upload_mb: float = 5.0, max_pixels: int = 25_000_000
         if not 1 <= top <= len(classifier.classes):
             return _error(422, f"top={top}: give 1 to {len(classifier.classes)}")
         content_type = request.headers.get("content-type", "")
-        if not content_type.startswith("multipart/form-data"):
+        if not content_type.lower().startswith("multipart/form-data"):  # media types ignore case (RFC 9110)
             return _error(415, "send the image files as multipart/form-data (field name 'file' or 'files')")
         try:
             form = await request.form(max_files=MAX_FILES, max_fields=MAX_FILES)
@@ -160,7 +160,8 @@ def create_app(run_dir, max_upload_mb: float = 5.0, max_pixels: int = 25_000_000
         for upload in uploads:
             name = upload.filename or "upload"
             if (upload.content_type or "").split(";")[0].strip().lower() not in IMAGE_TYPES:
-                return _error(415, f"{name}: content type {upload.content_type!r} is not PNG, JPEG or WebP")
+                sent = f"content type {upload.content_type!r}" if upload.content_type else "no content type"
+                return _error(415, f"{name}: {sent} is not PNG, JPEG or WebP")
             data = await upload.read()
             if not data:
                 return _error(400, f"{name}: the file is empty")
