@@ -270,6 +270,21 @@ def test_damaged_metrics_json_is_named(finished, data, tmp_path, capsys, content
         assert "metrics.json" in err and "damaged" in err
 
 
+@pytest.mark.parametrize("key", ["best_val_accuracy", "best_val_loss", "final_val_accuracy", "parameters"])
+@pytest.mark.parametrize("value", ["x", [1]])
+def test_a_formatted_figure_of_the_wrong_type_is_named(finished, data, tmp_path, capsys, key, value):
+    """Reports format these and ensembles sum parameters: text or a list there was a traceback."""
+    run, other = _copy(finished, tmp_path / "run"), _copy(finished, tmp_path / "other")
+    metrics = json.loads((run / "metrics.json").read_text())
+    (run / "metrics.json").write_text(json.dumps({**metrics, key: value}))
+    for argv in (["report", str(run), "--out", str(tmp_path / "r.html")],
+                 ["report", str(other), str(run), "--out", str(tmp_path / "r.html")],
+                 ["ensemble", str(other), str(run), "--out", str(tmp_path / "e"), "--data-dir", str(data)]):
+        err = one_line_exit_2(argv, capsys)
+        assert f"{run / 'metrics.json'}: a run file is damaged ({key} is not a number)" in err, err
+    assert not (tmp_path / "r.html").exists() and not (tmp_path / "e").exists()
+
+
 def test_a_huge_number_in_metrics_json_is_named_without_pythons_advice(finished, tmp_path, capsys):
     run = _copy(finished, tmp_path / "run")
     metrics = json.loads((run / "metrics.json").read_text())
@@ -368,7 +383,7 @@ def test_damaged_history_csv_is_named(finished, tmp_path, capsys, content):
     assert "history.csv" in err and "damaged" in err
 
 
-@pytest.mark.parametrize("damage", ["missing", "truncated", "cut at a row", "garbage", "empty", "zeros"])
+@pytest.mark.parametrize("damage", ["missing", "truncated", "cut at a row", "garbage", "empty", "zeros", "extra column"])
 def test_damaged_predictions_csv_is_named(finished, data, tmp_path, capsys, damage):
     run, other = _copy(finished, tmp_path / "run"), _copy(finished, tmp_path / "other")
     path = run / "predictions.csv"
@@ -377,10 +392,23 @@ def test_damaged_predictions_csv_is_named(finished, data, tmp_path, capsys, dama
         path.unlink()
     else:
         path.write_text({"truncated": text[: len(text) // 2], "cut at a row": "".join(text.splitlines(True)[:50]),
-                         "garbage": "a,b\nc\n", "empty": "", "zeros": "\0" * 200_000}[damage])
+                         "garbage": "a,b\nc\n", "empty": "", "zeros": "\0" * 200_000,
+                         "extra column": "".join(line.rstrip("\n") + (",Extra\n" if i == 0 else ",0\n")
+                                                 for i, line in enumerate(text.splitlines(True)))}[damage])
     err = one_line_exit_2(["ensemble", str(run), str(other), "--out", str(tmp_path / "e"), "--data-dir", str(data)], capsys)
     assert str(path) in err  # the damaged member, not the intact one
     assert not (tmp_path / "e").exists()
+
+
+def test_an_ensemble_member_tested_on_other_files_without_a_release_name_is_named(finished, data, tmp_path, capsys):
+    run, other = _copy(finished, tmp_path / "run"), _copy(finished, tmp_path / "other")
+    environment = json.loads((other / "environment.json").read_text())
+    dataset = environment["dataset"]
+    dataset.pop("release", None)
+    dataset["checksums"] = {name: "0" * 32 for name in dataset["checksums"]}
+    (other / "environment.json").write_text(json.dumps(environment))
+    err = one_line_exit_2(["ensemble", str(run), str(other), "--out", str(tmp_path / "e"), "--data-dir", str(data)], capsys)
+    assert "was tested on other files than" in err and "an unnamed release against" in err
 
 
 @pytest.mark.parametrize("damage", ["directory", "wrong structure", "other model", "garbage"])

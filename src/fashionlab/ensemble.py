@@ -24,6 +24,10 @@ def _predictions(member):
     if isinstance(expected, int) and len(labels) != expected:
         raise UserError(f"{member.run.predictions}: a run file is damaged ({len(labels)} rows where metrics.json "
                         f"counts {expected} test images; truncated?).")
+    classes = member.metrics.get("classes")  # checked as a list of names when present (runs._metrics_problem)
+    if classes and probabilities.shape[1] != len(classes):
+        raise UserError(f"{member.run.predictions}: a run file is damaged ({probabilities.shape[1]} probability "
+                        f"columns where metrics.json names {len(classes)} classes).")
     return labels, probabilities
 
 
@@ -51,12 +55,16 @@ def ensemble(run_dirs, out, data_dir=None) -> dict:
         theirs = member.environment["dataset"]
         if any(theirs["checksums"].get(f) != first["checksums"].get(f) for f in TEST_FILES):
             raise UserError(f"{member.path} was tested on other files than {members[0].path} "
-                            f"({theirs['release']} against {first['release']}); ensemble runs of one release.")
+                            f"({theirs.get('release', 'an unnamed release')} against "
+                            f"{first.get('release', 'an unnamed release')}); ensemble runs of one release.")
     labels, probabilities = _predictions(members[0])
     for member in members[1:]:
         their_labels, their_probabilities = _predictions(member)
         if not np.array_equal(labels, their_labels):
             raise UserError(f"{member.path}/predictions.csv lists other labels than {members[0].path}.")
+        if their_probabilities.shape != probabilities.shape:  # as many rows (the labels agree): other classes
+            raise UserError(f"{member.path}/predictions.csv has {their_probabilities.shape[1]} classes where "
+                            f"{members[0].path} has {probabilities.shape[1]}; ensemble runs of one release.")
         probabilities = probabilities + their_probabilities
     probabilities /= len(members)
 

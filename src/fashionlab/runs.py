@@ -476,7 +476,9 @@ def _metrics_problem(metrics: dict) -> str | None:
     accuracy = metrics.get("test_accuracy")
     if not (is_number(accuracy) and 0 <= accuracy <= 1):
         return "test_accuracy is missing or not a number in [0, 1]"
-    for key in ("test_loss", "train_seconds", "train_count"):
+    # Every figure a report or an ensemble formats or sums (None where a kind of run has none).
+    for key in ("test_loss", "train_seconds", "train_count", "parameters", "final_val_accuracy", "best_val_accuracy",
+                "final_val_loss", "best_val_loss"):
         if metrics.get(key) is not None and not is_number(metrics[key]):
             return f"{key} is not a number"
     classes, per_class, matrix = metrics.get("classes"), metrics.get("per_class"), metrics.get("confusion_matrix")
