@@ -195,6 +195,35 @@ def test_a_bad_storage_is_one_line_and_leaves_nothing(url, words, tmp_path, caps
     assert not (tmp_path / "out").exists()
 
 
+def test_a_sqlite_file_that_is_no_optuna_storage_is_refused_untouched(tmp_path, capsys):
+    import sqlite3
+
+    foreign, text = tmp_path / "app.db", tmp_path / "notes.db"
+    with sqlite3.connect(foreign) as db:
+        db.execute("CREATE TABLE studies (x INTEGER)")  # a table name Optuna uses too
+    text.write_text("not a database")
+    data = write_dataset(tmp_path / "data")
+    spec = write(tmp_path / "tiny.toml", RANDOM.format(trials=1, epochs=1))
+    for path, words in ((foreign, "is a database of something else (tables studies), not an Optuna storage"),
+                        (text, "is not a usable SQLite database (file is not a database)")):
+        err = one_line_exit_2(["sweep", str(spec), "--storage", f"sqlite:///{path}", "--out", str(tmp_path / "out"),
+                               "--data-dir", str(data)], capsys)
+        assert f"{path} {words}" in err and not (tmp_path / "out").exists()
+    with sqlite3.connect(foreign) as db:  # Optuna added none of its tables
+        assert [row[0] for row in db.execute("SELECT name FROM sqlite_master")] == ["studies"]
+
+
+def test_a_storage_of_another_optuna_version_is_one_line(tmp_path):
+    import sqlite3
+
+    url = f"sqlite:///{tmp_path / 'study.db'}"
+    open_storage(url).engine.dispose()
+    with sqlite3.connect(tmp_path / "study.db") as db:
+        db.execute("UPDATE alembic_version SET version_num = 'v9.9.9.z'")
+    with pytest.raises(UserError, match="is no longer compatible with the table schema"):
+        open_storage(url)
+
+
 def test_a_full_disk_under_the_folders_own_study_db_names_that_file_and_leaves_nothing(tmp_path, capsys, monkeypatch):
     import optuna
     import sqlalchemy.exc

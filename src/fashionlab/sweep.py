@@ -39,7 +39,7 @@ import socket
 import threading
 import time
 import warnings
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -396,6 +396,8 @@ def open_storage(url: str, heartbeat_seconds: int = 30, flag: str = "--storage",
     if parsed.drivername in ("postgresql", "postgres"):
         # The driver we install (psycopg 3), whichever one this SQLAlchemy takes by default.
         url = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+    if parsed.drivername.startswith("sqlite") and parsed.database not in (None, "", ":memory:"):
+        _refuse_foreign_sqlite(Path(parsed.database), shown)
     engine_kwargs = {"connect_args": {"timeout": 60}} if parsed.drivername.startswith("sqlite") else {"pool_pre_ping": True}
     retry = optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRIES, inherit_intermediate_values=True)
     for attempt in range(3):
@@ -410,6 +412,8 @@ def open_storage(url: str, heartbeat_seconds: int = 30, flag: str = "--storage",
             time.sleep(1 + attempt)
         except sqlalchemy.exc.ArgumentError as exc:
             raise UserError(f"{shown}: not a usable database URL ({exc}).") from None
+        except RuntimeError as exc:  # Optuna's check of the tables' schema: made by another Optuna version
+            raise UserError(f"{shown}: {str(exc).strip().splitlines()[0]}") from None
         except ImportError as exc:
             raise UserError(f"{shown}: its database driver is not installed ({exc}). For PostgreSQL write "
                             "postgresql://... (psycopg 3, which pip install 'fashionlab[sweep]' brings).") from None
@@ -417,6 +421,24 @@ def open_storage(url: str, heartbeat_seconds: int = 30, flag: str = "--storage",
             reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
             raise UserError(f"{shown}: cannot open the database ({reason}). {check}") from None
     raise AssertionError("unreachable")
+
+
+def _refuse_foreign_sqlite(path: Path, shown: str) -> None:
+    """An existing SQLite file must be empty or an Optuna storage: Optuna would add its tables to any
+    other database before failing on a table name they share (`studies`)."""
+    import sqlite3
+
+    if not path.is_file() or path.stat().st_size == 0:
+        return  # a new database, or a path whose problem the connection names
+    try:
+        with closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)) as db:
+            tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    except sqlite3.DatabaseError as exc:
+        raise UserError(f"{shown}: {path} is not a usable SQLite database ({exc}); give a new file or an "
+                        "Optuna storage.") from None
+    if tables and "version_info" not in tables:
+        raise UserError(f"{shown}: {path} is a database of something else (tables {', '.join(sorted(tables)[:5])}"
+                        f"{', ...' if len(tables) > 5 else ''}), not an Optuna storage; give a new file.")
 
 
 def _open_own_sqlite(folder: Path, heartbeat_seconds: int):
