@@ -83,8 +83,23 @@ def test_comparison_report(two_runs, tmp_path):
 
 def test_report_of_a_non_run_is_exit_2(tmp_path, capsys):
     assert main(["report", str(tmp_path), "--out", str(tmp_path / "x.html")]) == 2
-    assert "not a complete run directory" in capsys.readouterr().err
-    assert not (tmp_path / "x.html").exists()
+    err = capsys.readouterr().err
+    assert f"{tmp_path} is no run directory (no config.toml, metrics.json or weights.pt)" in err
+    assert "train it again" not in err and not (tmp_path / "x.html").exists()
+
+
+def test_a_folder_of_runs_given_as_a_run_names_some_of_them(tmp_path, capsys):
+    """`fashionlab evaluate runs` was told its run had lost its checkpoint and must be trained again."""
+    for name in ("b", "a"):
+        (tmp_path / "runs" / "group" / name).mkdir(parents=True)
+        for file in ("config.toml", "metrics.json"):
+            (tmp_path / "runs" / "group" / name / file).write_text("")
+    for argv in (["evaluate", str(tmp_path / "runs")], ["export", str(tmp_path / "runs")],
+                 ["report", str(tmp_path / "runs"), "--out", str(tmp_path / "x.html")]):
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert (f"{tmp_path / 'runs'} is no run directory (no config.toml, metrics.json or weights.pt); it holds runs, "
+                f"such as {tmp_path / 'runs/group/a'}, {tmp_path / 'runs/group/b'} (`fashionlab runs") in err, err
 
 
 def _chromium():

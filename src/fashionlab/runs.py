@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 import math
 import os
@@ -232,6 +233,12 @@ class RunDir:
                 f"{record.get('state')} after {record.get('epochs_run', 0)} epoch(s): it has no test results. "
                 f"Train its config fully with `fashionlab train {self.config}`."
             )
+        if missing and not any(p.is_file() for p in (self.config, self.trial, self.checkpoint, self.metrics, self.weights)):
+            inside = list(itertools.islice(_iter_runs(self.path, max_depth=3), 3))  # `evaluate runs`, a sweep folder
+            example = (f"; it holds runs, such as {', '.join(str(p) for p in inside[:2])} (`fashionlab runs "
+                       f"{self.path}` lists them)" if inside else "")
+            raise UserError(f"{self.path} is no run directory (no config.toml, metrics.json or weights.pt){example}. "
+                            "Give the folder a run was trained into (train's --out).")
         if missing:
             how = (f"Finish it with `fashionlab train --out {self.path} --resume`." if self.checkpoint.is_file()
                    else "Its checkpoint.pt is gone too, so it cannot be finished: train it again with another --out.")
@@ -678,14 +685,19 @@ def find_runs(root: str | os.PathLike) -> list[Path]:
     if not root.is_dir():
         what = "a file, not a folder" if root.exists() else "no such folder"
         raise UserError(f"{root}: {what}. Give the folder your runs are in (default: runs).")
-    found = []
+    return list(_iter_runs(root))
+
+
+def _iter_runs(root: Path, max_depth: int | None = None):
+    """Run directories at or under `root`, in sorted walk order, at most `max_depth` folders down."""
     for folder, subfolders, files in os.walk(root):
         if _looks_like_run(set(files)):
-            found.append(Path(folder))
+            yield Path(folder)
+            subfolders.clear()
+        elif max_depth is not None and len(Path(folder).relative_to(root).parts) >= max_depth:
             subfolders.clear()
         else:
             subfolders[:] = sorted(d for d in subfolders if not d.startswith("."))
-    return found
 
 
 def run_overview(path: Path, root: Path) -> RunOverview:
