@@ -202,6 +202,27 @@ def test_reproduce_jobs_ctrl_c_checkpoints_every_worker_and_resumes(synthetic_di
     assert all((out / name / "weights.pt").is_file() for name in PAPER_EXPERIMENTS)
 
 
+def test_reproduce_jobs_prints_one_line_warnings_and_leaves_nothing_when_the_data_fails(synthetic_dir, tmp_path, capfd):
+    """Spawned workers start without the CLI's warning format; a failure in every worker left an empty --out."""
+    import shutil
+
+    from fashionlab.errors import UserError
+
+    broken = tmp_path / "broken"
+    shutil.copytree(synthetic_dir, broken)
+    images = broken / "t10k-images-idx3-ubyte.gz"
+    images.write_bytes(images.read_bytes()[:200])
+    out = tmp_path / "new" / "repro"
+    kwargs = dict(scale=0.01, overrides={"device": "cpu", "train_limit": 100}, experiments=("ann-3", "ann-2"),
+                  progress=False, log=lambda s: None, jobs=2)
+    with pytest.raises(UserError, match="t10k-images-idx3-ubyte.gz: the gzip stream is corrupt"):
+        reproduce(out, data_dir=broken, **kwargs)
+    assert not (tmp_path / "new").exists()  # the folders it made, removed again
+    reproduce(out, data_dir=synthetic_dir, **kwargs)
+    err = capfd.readouterr().err  # the workers' stderr, at the file-descriptor level
+    assert "fashionlab: warning: " in err and "Warning:" not in err and ".py:" not in err, err[-2000:]
+
+
 def test_ensemble_averages_member_probabilities(two_runs, tmp_path, capsys):
     import json
 

@@ -13,7 +13,7 @@ import sys
 import warnings
 
 from .version import __version__
-from .errors import UserError
+from .errors import UserError, one_line_warning
 
 
 def _add_data_dir(p: argparse.ArgumentParser) -> None:
@@ -673,12 +673,8 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _format_warning(message, category, filename, lineno, line=None) -> str:
-    return f"fashionlab: warning: {message}\n"
-
-
 def main(argv: list[str] | None = None) -> int:
-    warnings.formatwarning = _format_warning  # one readable line, not Python's file:line form
+    warnings.formatwarning = one_line_warning
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

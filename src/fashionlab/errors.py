@@ -33,3 +33,8 @@ def match_name(word: str, choices) -> str | None:
         return word
     folded = [c for c in choices if c.lower() == str(word).lower()]
     return folded[0] if len(folded) == 1 else None
+
+
+def one_line_warning(message, category, filename, lineno, line=None) -> str:
+    """`warnings.formatwarning` for the CLI and its worker processes: one readable line, not Python's file:line form."""
+    return f"fashionlab: warning: {message}\n"

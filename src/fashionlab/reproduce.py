@@ -18,7 +18,7 @@ from typing import Callable
 
 from .errors import UserError
 from .experiment import load_config
-from .fileio import atomic_write_text
+from .fileio import atomic_write_text, missing_folders, remove_empty_folders
 from .paper_results import PAPER_SOURCE
 from .report.html import render_report
 from .report.protocol import caveats
@@ -48,10 +48,14 @@ def scaled_epochs(epochs: int, scale: float) -> int:
 
 def _train_in_worker(config_dict: dict, path: str, data_dir, resume: bool, threads: int) -> str:
     """One experiment in a worker process (top level so that a spawned process can import it)."""
+    import warnings
+
     import torch
 
+    from .errors import one_line_warning
     from .experiment import config_from_dict
 
+    warnings.formatwarning = one_line_warning  # as the CLI's own process prints them; spawn starts afresh
     torch.set_num_threads(threads)
     config = config_from_dict(config_dict)
     train(config, path, data_dir=data_dir, resume=resume, progress=False,
@@ -99,6 +103,7 @@ def reproduce(
             trained.append(config.name)
     elif pending:
         threads = max(1, (os.cpu_count() or 1) // min(jobs, len(pending)))
+        made = missing_folders(out)  # each worker removes its own run folder when it fails, not `out` it shares
         with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn")) as pool:
             futures = [pool.submit(_train_in_worker, config.to_dict(), str(run.path), data_dir,
                                    run.checkpoint.is_file(), threads) for config, run in pending]
@@ -112,6 +117,9 @@ def reproduce(
                 trained.append(future.result())
             except Interrupted as stop:
                 stopped.append(stop)
+            except BaseException:
+                remove_empty_folders(made)
+                raise
         for stop in stopped[1:]:
             log(f"{stop.run_dir.name}: {stop}")
         if stopped:
