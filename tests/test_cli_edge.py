@@ -130,3 +130,12 @@ def test_report_title_must_be_one_line_of_text(tmp_path, capsys, title, words):
     out = tmp_path / "r.html"
     err = one_line_exit_2(["report", str(tmp_path), "--title", title, "--out", str(out)], capsys)
     assert "--title" in err and words in err and not out.exists()
+
+
+@pytest.mark.parametrize("argv", [["report", "RUN", "--out", "OUT/"], ["data", "show", "--out", "OUT/"]])
+def test_an_out_with_a_trailing_slash_names_a_folder_not_a_file(tmp_path, capsys, argv):
+    """Path("new/") is Path("new"): the file would have taken the new folder's name."""
+    out = tmp_path / "new"
+    argv = [str(out) + "/" if a == "OUT/" else str(tmp_path) if a == "RUN" else a for a in argv]
+    err = one_line_exit_2(argv, capsys)
+    assert f"--out {out}/ names a folder; give a file name inside it" in err and not out.exists()

@@ -93,6 +93,9 @@ def test_export_refuses_bad_targets(runs, tmp_path, capsys):
     bad = tmp_path / "notes.txt" / "model.onnx"
     err = one_line_exit_2(["export", str(run_dirs["cnn-2"]), "--out", str(bad), "--data-dir", str(data)], capsys)
     assert err.startswith(f"fashionlab: error: --out {bad}: {tmp_path / 'notes.txt'} is a file, not a folder"), err
+    err = one_line_exit_2(["export", str(run_dirs["cnn-2"]), "--out", f"{tmp_path / 'new'}/", "--data-dir", str(data)],
+                          capsys)  # a trailing slash: a folder meant, not a file named "new"
+    assert f"{tmp_path / 'new'}/ names a folder" in err and not (tmp_path / "new").exists()
 
 
 def test_onnx_export_agrees_on_the_full_real_test_set(real_data, tmp_path, capsys):

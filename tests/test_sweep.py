@@ -141,6 +141,8 @@ def test_shipped_specs_load_and_validate(name):
     ("[search.lr]\nlow = 0.001\nhigh = 0.1\nlgo = true\n", ["[search.lr]", "unknown key 'lgo'", "Known keys: choices, low, high, log, step"]),
     ("[search.lr]\nlow = 0.001\nhigh = 0.1\n", ["[search.lr]", "grid cannot cover"]),
     ("[search.epochs]\nchoices = [1, 2]\n", ["epochs is also fixed in [set]"]),
+    ("[search.lr]\nlow = 0.001\nhigh = 0.01\nstep = 5e-324\n", ["[search.lr]", "more than 1e+12 steps"]),
+    ("[search.lr]\nlow = 0.001\nhigh = 0.01\nstep = 1e-31\n", ["[search.lr]", "more than 1e+12 steps"]),
     ("[search.seed]\nlow = 0\nhigh = 4611686018427387904\n", ["grid has 4,611,686,018,427,387,905 points",
                                                              "more than the 1,000,000", "sampler = \"random\""]),
 ])

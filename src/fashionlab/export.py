@@ -143,8 +143,8 @@ def export_run(run_dir, fmt: str = "onnx", out=None, data_dir=None) -> ExportRes
 
     run_dir = Path(run_dir)
     loaded = load_run_model(run_dir, device="cpu")
-    out = Path(out) if out else run_dir / f"model{SUFFIX[fmt]}"
-    check_output_file(out, "--out", f"model{SUFFIX[fmt]}")  # before the test set is scored twice
+    # Checked as given (a trailing slash names a folder), before the test set is scored twice.
+    out = check_output_file(out or run_dir / f"model{SUFFIX[fmt]}", "--out", f"model{SUFFIX[fmt]}")
     named = next((other for other, suffix in SUFFIX.items() if other != fmt and out.suffix.lower() == suffix), None)
     if named:  # a TorchScript file named .onnx fails later, in whatever tries to open it as ONNX
         raise UserError(f"--out {out}: the name says {named}, but --format {fmt} writes {fmt}; name it "

@@ -177,6 +177,9 @@ def check_output_file(path: str | os.PathLike, flag: str = "--out", example: str
     """
     from .errors import UserError
 
+    if os.fspath(path).endswith(("/", os.sep)):  # Path() drops the slash: a new folder's name would become the file's
+        raise UserError(f"{flag} {os.fspath(path)} names a folder; give a file name inside it, such as "
+                        f"{Path(path) / example}.")
     path = Path(path)
     kind = entry_kind(path)
     if kind == "a directory":

@@ -64,6 +64,7 @@ SPEC_ATTR = "fashionlab_spec"  # study user attribute: the spec every worker mus
 DIVERGED_ATTR = "diverged"  # trial user attribute: why a trial's training diverged
 NOT_RUN_ATTR = "not_run"  # trial user attribute of a trial closed unrun (see the module docstring)
 MAX_RETRIES = 3  # a trial whose worker dies is retried this many times, then its slot is spent
+MAX_FLOAT_STEPS = 1e12  # a float range's steps: (high - low) / step; 1e31 broke Optuna's suggest_float mid-sweep
 MAX_GRID_POINTS = 1_000_000  # a grid sweep lists its points (Optuna's GridSampler too): beyond this, a mistyped range
 # Spec keys: type, default, doc. `set` and `search` are tables, checked on their own.
 SPEC_KEYS = {
@@ -342,6 +343,9 @@ def _dimension(key, table, where: str, base_values: dict, fixed: dict) -> Dimens
             raise ConfigError(f"{where}: give `log` or `step`, not both (Optuna samples one or the other).")
         if step > high - low:
             raise ConfigError(f"{where}: empty range: step {step!r} is larger than high - low.")
+        if kind is float and (high - low) / step > MAX_FLOAT_STEPS:  # Optuna's Decimal arithmetic fails past this
+            raise ConfigError(f"{where}: step {step!r} cuts the range into more than {MAX_FLOAT_STEPS:.0e} steps; give "
+                              "a larger step, or leave it out for a continuous range.")
         step = kind(step)
     return Dimension(key, low=low, high=high, log=log, step=step)
 
