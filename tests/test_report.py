@@ -192,9 +192,11 @@ def test_reproduce_jobs_ctrl_c_checkpoints_every_worker_and_resumes(synthetic_di
     while time.time() < deadline and len(list(out.glob("*/history.csv"))) < 2:
         time.sleep(0.2)
     os.killpg(proc.pid, signal.SIGINT)
-    _, err = proc.communicate(timeout=120)
+    printed, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err[-2000:]
     assert "Traceback" not in err and "Run the same command again to continue" in err
+    # The four experiments still queued never started (they trained after the Ctrl-C until session 27).
+    assert len(list(out.glob("*/config.toml"))) == 2 and "not started: ann-3, cnn-1, cnn-2, cnn-3" in printed + err
     assert any((out / name / "checkpoint.pt").is_file() and not (out / name / "weights.pt").exists()
                for name in PAPER_EXPERIMENTS)
     finished = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)

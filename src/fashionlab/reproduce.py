@@ -10,7 +10,7 @@ six processes side by side finish in the time of the longest one.
 from __future__ import annotations
 
 import os
-from concurrent.futures import ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
@@ -104,13 +104,27 @@ def reproduce(
     elif pending:
         threads = max(1, (os.cpu_count() or 1) // min(jobs, len(pending)))
         made = missing_folders(out)  # each worker removes its own run folder when it fails, not `out` it shares
+        queued, running, finished = list(pending), {}, {}
+        interrupted = False
         with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn")) as pool:
-            futures = [pool.submit(_train_in_worker, config.to_dict(), str(run.path), data_dir,
-                                   run.checkpoint.is_file(), threads) for config, run in pending]
-            try:
-                wait(futures)
-            except KeyboardInterrupt:  # Ctrl-C reached the workers too: each checkpoints at its next batch
-                wait(futures)
+            # Submitted one by one as workers free up: the pool hands a submitted call to a worker
+            # at once, so after a Ctrl-C nothing queued would be left to cancel.
+            while queued or running:
+                while queued and not interrupted and len(running) < jobs:
+                    config, run = queued.pop(0)
+                    running[pool.submit(_train_in_worker, config.to_dict(), str(run.path), data_dir,
+                                        run.checkpoint.is_file(), threads)] = config.name
+                if not running:
+                    break
+                try:
+                    done, _ = wait(running, return_when=FIRST_COMPLETED)
+                except KeyboardInterrupt:  # Ctrl-C reached the workers too: each checkpoints at its next batch
+                    interrupted = True
+                    continue
+                for future in done:
+                    finished[running.pop(future)] = future
+        futures = [finished[config.name] for config, _ in pending if config.name in finished]
+        not_started = [config.name for config, _ in queued]
         stopped = []
         for future in futures:
             try:
@@ -122,8 +136,12 @@ def reproduce(
                 raise
         for stop in stopped[1:]:
             log(f"{stop.run_dir.name}: {stop}")
+        if not_started:
+            log(f"not started: {', '.join(not_started)}")
         if stopped:
             raise stopped[0]
+        if not_started:
+            raise KeyboardInterrupt
 
     records = [load_run(out / name) for name in experiments]
     how = [f"Made by `fashionlab reproduce --scale {scale:g}`: every epoch count multiplied by {scale:g}, "
