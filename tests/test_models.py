@@ -302,27 +302,3 @@ def test_step_overhead_rehearses_on_the_cpu_and_its_steps_learn(load_benchmark, 
     step_overhead.main(["ann-3", "--device", "cpu", "--modes", "eager", "graph", "--steps", "3"])
     out = capsys.readouterr().out
     assert "ann-3 eager:" in out and "ms per step" in out and "ann-3 graph: skipped" in out, out
-
-
-@pytest.mark.filterwarnings("ignore:.*unknown.*:UserWarning")
-def test_a_last_batch_of_one_image_trains_as_in_keras(synthetic_dir, tmp_path):
-    """Keras normalises a lone row by its own statistics (output beta, moving variance toward 0); PyTorch's
-    BatchNorm1d refuses it. 42 images at split 0.2 leave 33 to train on: a batch of 32 and a batch of 1."""
-    from fashionlab.models.layers import BatchNorm1d, batch_norm
-    from fashionlab.training import train
-    from fashionlab.experiment import load_config
-
-    bn = batch_norm(3, 1)
-    assert isinstance(bn, BatchNorm1d)
-    with torch.no_grad():
-        bn.bias.copy_(torch.tensor([0.5, -1.0, 2.0]))
-    x = torch.tensor([[4.0, 0.0, -2.0]], requires_grad=True)
-    out = bn.train()(x)
-    assert out.tolist() == [[0.5, -1.0, 2.0]]
-    assert torch.allclose(bn.running_mean, torch.tensor([0.04, 0.0, -0.02])) and torch.allclose(bn.running_var, torch.full((3,), 0.99))
-    out.sum().backward()
-    assert x.grad.abs().sum() == 0 and bn.bias.grad.tolist() == [1.0, 1.0, 1.0]
-    assert bn(torch.ones(2, 3)).shape == (2, 3)  # two or more rows: PyTorch's own path
-    config = load_config("cnn-1", {"epochs": 1, "train_limit": 42, "batch_size": 32, "device": "cpu"})
-    result = train(config, tmp_path / "r", data_dir=synthetic_dir, progress=False, log=lambda s: None)
-    assert len(result.history) == 1 and result.metrics["train_count"] == 33

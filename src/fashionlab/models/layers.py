@@ -115,27 +115,8 @@ class _MaskMultiply(torch.autograd.Function):
         return grad * mask, None
 
 
-class BatchNorm1d(nn.BatchNorm1d):
-    """PyTorch's BatchNorm1d that also trains on a batch of one image, as Keras's BatchNormalization does.
-
-    PyTorch refuses it (its running variance is unbiased, n / (n - 1)); Keras normalises the one
-    row by its own mean and biased variance 0, so the layer outputs its bias (beta), and moves the
-    moving mean toward the row and the moving variance toward 0. A training set whose size leaves
-    one image in the last batch (48,000 images at batch 7) would otherwise stop the run there.
-    """
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not (self.training and x.shape[0] == 1):
-            return super().forward(x)
-        with torch.no_grad():
-            self.running_mean.lerp_(x[0].float(), self.momentum)
-            self.running_var.mul_(1.0 - self.momentum)
-            self.num_batches_tracked.add_(1)
-        return x * 0 + self.bias  # (x - mean) is 0: gamma and the input get no gradient, beta does
-
-
 def batch_norm(features: int, dims: int) -> nn.Module:
-    cls = nn.BatchNorm2d if dims == 2 else BatchNorm1d
+    cls = nn.BatchNorm2d if dims == 2 else nn.BatchNorm1d
     return cls(features, eps=1e-3, momentum=0.01)
 
 

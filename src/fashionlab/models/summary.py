@@ -11,14 +11,13 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from .layers import BatchNorm1d, Dropout, UnitNormConv2d
+from .layers import Dropout, UnitNormConv2d
 
 KERAS_NAMES = {
     nn.Linear: "Dense",
     nn.Conv2d: "Conv2D",
     UnitNormConv2d: "Conv2D (unit_norm)",
     nn.BatchNorm1d: "BatchNormalization",
-    BatchNorm1d: "BatchNormalization",
     nn.BatchNorm2d: "BatchNormalization",
     nn.MaxPool2d: "MaxPooling2D",
     nn.Dropout: "Dropout",
