@@ -737,3 +737,15 @@ def test_low_res_epochs_need_a_network_of_any_size_and_a_full_size_last_epoch(ca
         load_config("fast", {"low_res_epochs": 4})
     assert main(["train", "fast", "--set", "low_res=28"]) == 2
     assert "low_res must be in [4, 27]" in capsys.readouterr().err
+
+
+def test_a_last_batch_of_one_image_under_a_dense_batchnorm_is_one_line(synthetic_dir, tmp_path, capsys):
+    """42 images at split 0.2 leave 33 to train on: batches of 32 and 1, which PyTorch's BatchNorm1d refuses."""
+    from conftest import one_line_exit_2
+
+    out = tmp_path / "run"
+    err = one_line_exit_2(["train", "cnn-1", "--epochs", "1", "--train-limit", "42", "--batch-size", "32", "--device",
+                           "cpu", "--data-dir", str(synthetic_dir), "--out", str(out)], capsys)
+    assert "33 training images at batch_size 32 leave one" in err and not out.exists()
+    assert main(["train", "ann-3", "--epochs", "1", "--train-limit", "42", "--batch-size", "32", "--device", "cpu",
+                 "--data-dir", str(synthetic_dir), "--out", str(tmp_path / "ann"), "--quiet"]) == 0  # no BatchNorm1d

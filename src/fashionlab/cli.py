@@ -309,8 +309,8 @@ def cmd_predict(args) -> int:
 
     if args.show:
         check_output_file(args.show, "--show", "predictions.png")
+        refuse_run_file_as_output(args.show, "--show")  # first: it names the real danger, a run's own file
         _check_figure_name(args.show, "--show")
-        refuse_run_file_as_output(args.show, "--show")
         # realpath, not Path.resolve(): an image that is a loop of links is reported per image below, not raised here
         if any(os.path.realpath(image) == os.path.realpath(args.show) for image in args.images):
             raise UserError(f"--show {args.show} is one of the images to predict; writing the figure there would "

@@ -549,6 +549,13 @@ def _set_up(run: RunDir, config: ExperimentConfig, data_dir, fresh: bool = True)
 
     torch.manual_seed(config.seed)
     model = build_model(config.model)
+    count = split.train_y.shape[0]
+    if count % config.batch_size == 1 and any(isinstance(m, torch.nn.BatchNorm1d) for m in model.modules()):
+        # Keras normalises a lone row (its BatchNormalization outputs beta); PyTorch's BatchNorm1d refuses it,
+        # and a subclass that took Keras's way changed what torch.compile made of every batch (session 27).
+        raise UserError(f"{config.model}'s Dense BatchNorm cannot train on a batch of one image, and {count:,} training "
+                        f"images at batch_size {config.batch_size} leave one in each epoch's last batch; change "
+                        "--batch-size or --train-limit (or validation_split) by one.")
     if config.dirac_init:
         dirac_(model)
     if config.whiten_init and fresh:
