@@ -195,8 +195,12 @@ def test_reproduce_jobs_ctrl_c_checkpoints_every_worker_and_resumes(synthetic_di
     printed, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err[-2000:]
     assert "Traceback" not in err and "Run the same command again to continue" in err
-    # The four experiments still queued never started (they trained after the Ctrl-C until session 27).
-    assert len(list(out.glob("*/config.toml"))) == 2 and "not started: ann-3, cnn-1, cnn-2, cnn-3" in printed + err
+    # Experiments still queued at the Ctrl-C never start (they trained after it until session 27); how many
+    # had started depends on how fast the tiny ones ran, so the test checks the two lists agree.
+    started = {p.parent.name for p in out.glob("*/config.toml")}
+    line = next((l for l in (printed + err).splitlines() if "not started: " in l), "not started: ")
+    not_started = {name for name in line.split("not started: ", 1)[1].split(", ") if name}
+    assert started | not_started == set(PAPER_EXPERIMENTS) and not started & not_started, (started, not_started)
     assert any((out / name / "checkpoint.pt").is_file() and not (out / name / "weights.pt").exists()
                for name in PAPER_EXPERIMENTS)
     finished = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
