@@ -157,6 +157,11 @@ class SweepSpec:
     def direction(self) -> str:
         return OBJECTIVES[self.objective]
 
+    @property
+    def worst_value(self) -> float:
+        """What a trial that cannot be scored (a diverged run) counts as."""
+        return math.inf if self.direction == "minimize" else -math.inf
+
     def grid(self) -> dict[str, list] | None:
         values = {d.key: d.grid_values() for d in self.search}
         return None if any(v is None for v in values.values()) else values
@@ -780,7 +785,7 @@ def _run_trial(study, storage, trial, frozen, spec: SweepSpec, folder: Path, stu
         say(f"trial {trial.number}: pruned after epoch {record['epochs_run']} ({spec.objective} so far {_fmt(value)})")
         return
     except TrainingDiverged as exc:  # a setting that does not train: the worst value, and the sweep goes on
-        worst = math.inf if spec.direction == "minimize" else -math.inf
+        worst = spec.worst_value
         trial.set_user_attr(DIVERGED_ATTR, str(exc).split(". ")[0])  # for every machine's report
         if not tell(worst):
             return taken_over()
@@ -792,7 +797,7 @@ def _run_trial(study, storage, trial, frozen, spec: SweepSpec, folder: Path, stu
         raise
     value = result.metrics[spec.objective]
     if not math.isfinite(value):  # NaN or infinite scores without a diverged loss: the worst value too
-        value = math.inf if spec.direction == "minimize" else -math.inf
+        value = spec.worst_value
     if not tell(value):
         return taken_over()
     run.write_trial({**record, "state": "complete", "value": value, "epochs_run": len(result.history)})
